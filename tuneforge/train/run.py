@@ -1,0 +1,129 @@
+"""`tuneforge train`: config → data → task → Trainer → run directory.
+
+The run directory is the contract with every later stage (evaluate, predict, export, serve): they
+read only it. `metrics.json` is written last, so its presence marks a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from ..config import Config, save_config
+from ..errors import TuneforgeError
+from ..tasks.base import Task, get_task, use_bf16
+
+CHECKPOINTS = "checkpoints"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
+    """Fill every 'task default' (None) field, so the saved config shows what was used."""
+    from transformers import AutoConfig
+    t, d = cfg.train, task.defaults
+    hf = AutoConfig.from_pretrained(backbone_path)
+    if t.learning_rate is None:
+        t.learning_rate = d.learning_rate
+    if t.head_learning_rate is None:
+        t.head_learning_rate = d.head_learning_rate
+    n_layers = getattr(hf, "num_hidden_layers", None)
+    if t.num_layers is None and d.num_layers is not None and n_layers:
+        t.num_layers = min(d.num_layers, n_layers)
+    if t.num_layers is not None and n_layers and t.num_layers > n_layers:
+        raise TuneforgeError(f"`train.num_layers` is {t.num_layers} but {cfg.backbone} has {n_layers} layers",
+                             where=cfg.config_path or "config", fix=f"use at most {n_layers}")
+    if t.dropout is None:
+        t.dropout = d.dropout
+    if t.freeze_embeddings is None:
+        # A 250k-row embedding matrix holds most of the parameters and most of the optimizer's work;
+        # freezing it roughly doubles step speed (ASSETS.md), and fine-tuning rarely needs it.
+        t.freeze_embeddings = getattr(hf, "vocab_size", 0) > 100_000
+
+
+def prepare(cfg: Config, progress: bool = True):
+    """Everything up to the model: data read and checked (all data errors happen here, before any
+    file is written), backbone resolved, defaults filled, features built."""
+    from transformers import AutoTokenizer
+
+    from ..backbones.registry import resolve_backbone
+    from ..data.report import build_report
+    from ..data.splits import load_splits
+
+    task = get_task(cfg.task)
+    splits = load_splits(cfg)
+    backbone_path = resolve_backbone(cfg.backbone)
+    resolve_defaults(cfg, task, backbone_path)
+    tokenizer = AutoTokenizer.from_pretrained(backbone_path)
+    labels = task.labels(splits.train)
+    lengths = {name: task.length_of(tokenizer, ex) for name, ex in splits.items()}
+    report = build_report(splits, lengths, cfg.train.max_length)
+    return task, splits, backbone_path, tokenizer, labels, report
+
+
+def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from ..evaluation.outputs import write_outputs
+
+    out = Path(cfg.output_dir)
+    if (out / "metrics.json").exists() and not overwrite:
+        raise TuneforgeError(f"{out} already holds a finished run", where="output_dir",
+                             fix="choose another output_dir, or pass --overwrite to replace it")
+    task, splits, backbone_path, tokenizer, labels, report = prepare(cfg, progress)
+    set_seed(cfg.train.seed)  # one seed: head initialisation, dropout, shuffling
+    bf16 = use_bf16(cfg)
+    max_len = cfg.train.max_length
+    train_feats = task.encode(tokenizer, splits.train, labels, max_len)
+    val_feats = task.encode(tokenizer, splits.validation, labels, max_len)
+    model, fresh = task.build_model(backbone_path, labels, cfg)
+
+    from .trainer import build_trainer
+    ckpt_dir = out / CHECKPOINTS
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    trainer = build_trainer(cfg, model, tokenizer, train_feats, val_feats, task.collator(tokenizer),
+                            task.compute_metrics(labels), task.preprocess_logits, fresh,
+                            cfg.train.head_learning_rate, task.metric_for_best, str(ckpt_dir), bf16,
+                            world_size=world, progress=progress)
+    resume = get_last_checkpoint(str(ckpt_dir)) if cfg.train.resume and ckpt_dir.is_dir() else None
+    if resume and trainer.is_world_process_zero():
+        print(f"resuming from {resume}")
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    runtime = time.perf_counter() - t0
+    if not trainer.is_world_process_zero():
+        return out  # one process writes the run directory
+    trainer.save_model(str(out))  # weights (safetensors), HF config, tokenizer
+    save_config(cfg, out / "config.yaml")
+    write_json(out / "labels.json", labels)
+    write_json(out / "data_report.json", report)
+    train_metrics = {
+        "samples_per_second": round(result.metrics.get("train_samples_per_second", 0.0), 3),
+        "runtime_s": round(runtime, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0, 3),
+        "best_checkpoint_metric": trainer.state.best_metric,
+        "bf16": bf16,
+        "processes": world,
+        "resumed_from": resume,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in model.parameters()),
+    }
+    write_outputs(out, cfg, task, trainer.model, tokenizer, labels, splits, report, train_metrics,
+                  trainer.state.log_history, bf16, progress)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: the best weights are saved above
+    return out

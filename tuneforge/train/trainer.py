@@ -1,0 +1,104 @@
+"""Transformers Trainer set-up: dynamic padding, length-grouped batches, bf16 autocast, AdamW with
+per-group learning rates and linear warm-up/decay, early stopping on the validation metric with the
+best checkpoint restored, checkpoints to resume from after a kill.
+
+Nothing here is a hand-written loop, so the same code runs under `accelerate launch` on many
+processes or GPUs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+
+from ..config import Config
+
+
+class GroupedLRTrainer(Trainer):
+    """Trainer whose AdamW gives freshly initialised parameters (the head) their own learning rate."""
+
+    def __init__(self, *args, fresh_params: set[str] = frozenset(), head_lr: float | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.fresh_params = set(fresh_params)
+        self.head_lr = head_lr
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(model))
+        groups: dict[tuple[bool, bool], list] = {}
+        for n, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            is_head = n in self.fresh_params
+            groups.setdefault((is_head, n in decay), []).append(p)
+        param_groups = []
+        for (is_head, has_decay), params in groups.items():
+            param_groups.append({"params": params,
+                                 "weight_decay": self.args.weight_decay if has_decay else 0.0,
+                                 "lr": (self.head_lr or self.args.learning_rate) if is_head else self.args.learning_rate})
+        # The LR scheduler scales every group's own initial lr, so warm-up and decay apply to both.
+        self.optimizer = torch.optim.AdamW(param_groups, lr=self.args.learning_rate,
+                                           betas=(self.args.adam_beta1, self.args.adam_beta2),
+                                           eps=self.args.adam_epsilon)
+        return self.optimizer
+
+
+def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: bool, world_size: int = 1,
+                       has_validation: bool = True, metric: str = "macro_f1",
+                       progress: bool = True) -> TrainingArguments:
+    t = cfg.train
+    steps_per_epoch = max(1, math.ceil(n_train / (t.batch_size * t.gradient_accumulation * world_size)))
+    total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
+    eval_steps = max(1, steps_per_epoch // t.evals_per_epoch)
+    return TrainingArguments(
+        output_dir=checkpoint_dir,
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        lr_scheduler_type="linear",
+        warmup_steps=int(round(t.warmup_ratio * total_steps)),
+        max_grad_norm=t.max_grad_norm,
+        bf16=bf16,  # autocast: weights stay fp32, matmuls run in bf16 (AMX on this CPU)
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps" if has_validation else "epoch",
+        save_steps=eval_steps,
+        save_total_limit=2,  # the best and the latest survive: enough to restore best and to resume
+        load_best_model_at_end=has_validation,
+        metric_for_best_model=metric if has_validation else None,
+        greater_is_better=True,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,  # tokenised data is in memory; worker processes only cost RAM here
+        remove_unused_columns=False,
+        save_only_model=False,  # optimizer and scheduler state are needed to resume exactly
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,
+    )
+
+
+def build_trainer(cfg: Config, model, tokenizer, train_feats, val_feats, collator, compute_metrics,
+                  preprocess_logits, fresh_params, head_lr, metric, checkpoint_dir, bf16, world_size=1,
+                  progress=True, callbacks=()):
+    args = training_arguments(cfg, len(train_feats), checkpoint_dir, bf16, world_size,
+                              has_validation=bool(val_feats), metric=metric, progress=progress)
+    cbs = list(callbacks)
+    if val_feats and cfg.train.early_stopping_patience > 0:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+    return GroupedLRTrainer(
+        model=model, args=args, train_dataset=train_feats, eval_dataset=val_feats or None,
+        data_collator=collator, processing_class=tokenizer, compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=preprocess_logits, callbacks=cbs,
+        fresh_params=fresh_params, head_lr=head_lr)
