@@ -114,6 +114,10 @@ def cmd_predict(a) -> int:
 
 def cmd_models(a) -> int:
     from .backbones.registry import BACKBONES
+    if a.prepare:  # make every packaged backbone usable offline now (e5 is converted once)
+        for s in BACKBONES.values():
+            print(f"{s.name}: {s.locate()}")
+        return 0
     print(f"{'name':<24}{'params':>8}  {'language':<28}{'package':<30}source")
     for s in BACKBONES.values():
         print(f"{s.name:<24}{s.params:>8}  {s.language:<28}{s.package:<30}{s.source}")
@@ -173,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_predict)
 
     s = sub.add_parser("models", help="list packaged backbones")
+    s.add_argument("--prepare", action="store_true", help="locate/convert every packaged backbone now")
     s.set_defaults(fn=cmd_models)
 
     s = sub.add_parser("datasets", help="fetch and prepare the real example data sets into the data cache")

@@ -8,6 +8,9 @@ written into a run directory always shows the values that were actually used.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -43,6 +46,8 @@ class DataConfig:
     split: list[float] = _f([0.8, 0.1, 0.1], "Train/validation/test shares when one file is split.")
     train_limit: int | None = _f(None, "Use at most this many training examples (seeded sample; for "
                                        "quick runs and learning curves).")
+    validation_limit: int | None = _f(None, "Validate on at most this many examples (seeded sample): "
+                                            "validation runs several times per epoch, so a large set costs time.")
     test_limit: int | None = _f(None, "Evaluate on at most this many test examples (seeded sample).")
 
 
@@ -99,6 +104,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
             return None
         raise TuneforgeError(f"`{key}` may not be empty", where="config", fix=f"give `{key}` a value")
     if args and type(None) in args:  # Optional[X]
+        if isinstance(value, str) and value.strip().lower() in ("none", "null"):
+            return None  # `train.dropout=None` on the command line means "unset", not the string 'None'
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], key)
     if origin is list:
@@ -120,17 +127,19 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
             if isinstance(value, bool) or float(value) != int(float(value)):
                 raise ValueError
             return int(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: .inf
             pass
     elif typ is float:
         try:
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ValueError  # .nan would slip through every `<= 0` check in validate()
             return float(value)
         except (TypeError, ValueError):
             pass
     elif typ is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, bool):  # YAML reads `bf16: false` as a bool; the field takes 'false'
+            return str(value).lower()
+        if isinstance(value, (str, int, float)):
             return str(value)
     else:
         return value
@@ -165,42 +174,113 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = raw
     for p in parts[:-1]:
-        node = node.setdefault(p, {})
+        if node.get(p) is None:  # absent, or an empty section (`train:` with nothing under it)
+            node[p] = {}
+        node = node[p]
         if not isinstance(node, dict):
-            raise TuneforgeError(f"cannot set `{dotted}`: `{p}` is not a section", where="override")
+            raise TuneforgeError(f"cannot set `{dotted}`: `{p}` is not a section", where="command line",
+                                 fix="run `tuneforge config` to list the keys")
     node[parts[-1]] = value
+
+
+def _parse_override(value: str) -> Any:
+    """YAML scalar/list syntax (`2`, `false`, `[0.7, 0.2, 0.1]`, `null`); anything YAML cannot read
+    (`*.csv`, `[a`) is taken as the plain string the user typed."""
+    if value == "":
+        return None
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _key_line(text: str, dotted: str | None) -> int | None:
+    """Line (1-based) of a dotted key in the YAML text, or None if it is not written there."""
+    if not dotted:
+        return None
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == part:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            return None
+    return line
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read YAML (optional), apply `dotted.key=value` overrides, validate, resolve relative paths."""
     raw: dict = {}
+    text = ""
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise TuneforgeError(f"config file not found: {path}", fix="check the path")
+        data = path.read_bytes()
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[:e.start].count(b"\n") + 1
+            raise TuneforgeError(f"cannot decode byte {data[e.start]:#04x} as utf-8", where=f"{path}:{line}",
+                                 fix="save the config file as UTF-8") from None
+        try:
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             raise TuneforgeError(f"invalid YAML ({getattr(e, 'problem', e)})", where=where,
                                  fix="fix the YAML syntax at that line") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise TuneforgeError(f"the config must be a mapping of keys to values, got {type(raw).__name__}",
+                                 where=str(path), fix="write `key: value` lines, e.g. `task: text-classification`")
+    override_keys = set()
     for item in overrides:
         if "=" not in item:
             raise TuneforgeError(f"override `{item}` is not of the form key=value", where="command line",
                                  fix="write e.g. train.epochs=2")
         key, value = item.split("=", 1)
-        _set_dotted(raw, key.strip(), yaml.safe_load(value) if value != "" else None)
-    cfg = _fill(Config, raw, "")
-    if path is not None:
-        cfg.config_path = str(path)
-        base = path.parent
-        for name in ("train", "validation", "test"):  # data paths are relative to the config file
-            v = getattr(cfg.data, name)
-            if v and not Path(v).is_absolute() and not Path(v).exists() and (base / v).exists():
-                setattr(cfg.data, name, str(base / v))
-    _expand_dataset_refs(cfg)
-    validate(cfg)
+        override_keys.add(key.strip())
+        _set_dotted(raw, key.strip(), _parse_override(value))
+    try:
+        cfg = _fill(Config, raw, "")
+        if path is not None:
+            cfg.config_path = str(path)
+            base = path.parent
+            for name in ("train", "validation", "test"):
+                v = getattr(cfg.data, name)
+                if not v or v.startswith("dataset:") or f"data.{name}" in override_keys:
+                    continue  # paths typed on the command line are relative to the working directory
+                v = os.path.expanduser(v)
+                # paths written in the config file are relative to the config file; one that exists only
+                # relative to the working directory is still accepted
+                if not Path(v).is_absolute() and ((base / v).exists() or not Path(v).exists()):
+                    v = str(base / v)
+                setattr(cfg.data, name, v)
+        _expand_dataset_refs(cfg)
+        validate(cfg)
+    except TuneforgeError as e:
+        # _fill and validate name the key; point at where it was set: the command line or file:line
+        if e.where not in ("config", str(path)):
+            raise
+        m = re.match(r"(?:unknown config key )?`([^`]+)`", e.what)
+        key = m.group(1) if m else None
+        if key in override_keys:
+            where = "command line"
+        elif path is not None:
+            line = _key_line(text, key)
+            where = f"{path}:{line}" if line else str(path)
+        else:
+            raise
+        raise TuneforgeError(e.what, where=where, fix=e.fix) from None
     return cfg
 
 
@@ -253,7 +333,8 @@ def validate(cfg: Config) -> None:
         bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
     if t.max_length > 8192:
         bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
-    for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit)):
+    for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit),
+                     ("data.validation_limit", cfg.data.validation_limit)):
         if val is not None and val <= 0:
             bad(key, f"is {val}", "use a positive count or leave it unset")
 

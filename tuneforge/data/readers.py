@@ -120,13 +120,16 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
         header = [h.strip() for h in header]
         columns = set(header)
         try:
+            end = reader.line_num
             for row in reader:
-                line = reader.line_num
+                # a quoted cell may span lines: report the line the row starts on, not the one it ends on
+                line, end = end + 1, reader.line_num
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
+                    spans = f" (the row runs on to line {end}: is a quote left open?)" if end > line else ""
                     _bad_row(stats, skip_bad, "malformed line", f"{path}:{line}",
-                             f"{len(row)} fields where the header has {len(header)}",
+                             f"{len(row)} fields where the header has {len(header)}{spans}",
                              "quote fields that contain the delimiter")
                     continue
                 rows.append((line, dict(zip(header, row))))
@@ -143,6 +146,12 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
         stats.rows += 1
         where = f"{path}:{line}"
         raw_text, raw_label = row.get(text_column), row.get(label_column)
+        nested = [c for c, v in ((text_column, raw_text), (label_column, raw_label)) if isinstance(v, (list, dict))]
+        if nested:  # JSONL: a list/object would otherwise become a label like "['a', 'b']"
+            _bad_row(stats, skip_bad, "malformed line", where, f"{nested[0]!r} holds a JSON "
+                     f"{'list' if isinstance(row[nested[0]], list) else 'object'}, not a single value",
+                     "give one text and one label (a string) per line; multi-label data is not supported")
+            continue
         text_value = "" if raw_text is None else str(raw_text)
         text_value = " ".join(text_value.split())  # collapse whitespace runs; newlines in a cell are not labels
         label = "" if raw_label is None else str(raw_label).strip()
@@ -175,6 +184,9 @@ def split_tag(tag: str) -> tuple[str, str | None]:
     if m.group("p"):
         return m.group("p"), m.group("t")
     return m.group("p2"), m.group("t2")
+
+
+SCHEME_PREFIXES = {"BIO": {"B", "I"}, "BIOES": {"B", "I", "E", "S"}, "BMES": {"B", "M", "E", "S"}}
 
 
 def detect_scheme(prefixes: set[str]) -> str:
@@ -246,8 +258,11 @@ def read_conll(path: Path, scheme: str = "auto", encoding: str = "utf-8",
     flush()
     if not sentences:
         raise TuneforgeError("no sentences found", where=str(path), fix="write one 'token tag' per line")
-    found = detect_scheme({p for _, _, ts in sentences for p, _ in ts if p != "O"})
-    if scheme != "auto" and scheme != found and not (scheme == "BIOES" and found == "BIO"):
+    prefixes = {p for _, _, ts in sentences for p, _ in ts if p != "O"}
+    found = detect_scheme(prefixes)
+    # the declared scheme only has to allow every prefix seen: BMES data whose entities are all one or
+    # two characters long has no M- tag and looks like BIOES, BIOES data without E-/S- looks like BIO
+    if scheme != "auto" and not prefixes <= SCHEME_PREFIXES[scheme]:
         raise TuneforgeError(f"data.tag_scheme is {scheme} but the tags look like {found}", where=str(path),
                              fix=f"set data.tag_scheme to {found} or auto")
     stats.scheme = found if scheme == "auto" else scheme

@@ -76,11 +76,11 @@ def format_report(rep: dict, max_length: int) -> str:
     lines.append(f"dropped while cleaning train: {cleaned}")
     lines += [f"note: {n}" for n in rep["notes"]]
     lines.append("")
-    header = f"{'split':<11}{'examples':>9}{'dups':>6}{'overlap':>9}{'len p50':>9}{'p95':>6}{'max':>6}{'>max_len':>10}"
+    header = f"{'split':<12}{'examples':>9}{'dups':>6}{'overlap':>9}{'len p50':>9}{'p95':>6}{'max':>6}{'>max_len':>10}"
     lines += [header, "-" * len(header)]
     for name, s in rep["splits"].items():
         lt = s.get("length_tokens", {})
-        lines.append(f"{name:<11}{s['examples']:>9}{s['duplicates']:>6}{s.get('overlap_with_train', '-'):>9}"
+        lines.append(f"{name:<12}{s['examples']:>9}{s['duplicates']:>6}{s.get('overlap_with_train', '-'):>9}"
                      f"{lt.get('p50', '-'):>9}{lt.get('p95', '-'):>6}{lt.get('max', '-'):>6}"
                      f"{(format(s['truncated_share'], '.1%') if 'truncated_share' in s else '-'):>10}")
     lines.append(f"(lengths in tokens of the backbone's tokenizer, special tokens included; max_length={max_length})")
@@ -88,9 +88,9 @@ def format_report(rep: dict, max_length: int) -> str:
     lines.append("Labels" + (" (entities by type)" if "tokens" in rep["splits"]["train"] else ""))
     names = sorted({l for s in rep["splits"].values() for l in s["labels"]})
     for l in names:
-        cells = "".join(f"{rep['splits'][n]['labels'].get(l, 0):>10}" for n in rep["splits"])
+        cells = "".join(f"{rep['splits'][n]['labels'].get(l, 0):>11}" for n in rep["splits"])
         lines.append(f"  {l:<20}{cells}")
-    lines.append(f"  {'':<20}" + "".join(f"{n:>10}" for n in rep["splits"]))
+    lines.append(f"  {'':<20}" + "".join(f"{n:>11}" for n in rep["splits"]))
     warn = warnings_for(rep, max_length)
     if warn:
         lines.append("")

@@ -63,6 +63,8 @@ def _split(examples: list, share: float, seed: int) -> tuple[list, list]:
     if share <= 0 or len(examples) < 2:
         return examples, []
     n_out = max(1, round(len(examples) * share))
+    if n_out >= len(examples):  # share 1.0 (e.g. split [0.9, 0, 0.1]: all of the rest is test)
+        return [], list(examples)
     strat = _stratify(examples, seed)
     if strat is not None and n_out < len(set(strat)):
         strat = None  # fewer held-out rows than classes: stratification is impossible
@@ -136,11 +138,12 @@ def load_splits(cfg: Config) -> Splits:
         train = _sample(train, d.train_limit, seed)
         if len(train) < before:
             notes.append(f"train limited to {len(train)} of {before} examples (data.train_limit)")
-    if d.test_limit:
-        before = len(test)
-        test = _sample(test, d.test_limit, seed)
-        if len(test) < before:
-            notes.append(f"test limited to {len(test)} of {before} examples (data.test_limit)")
+    for name, limit in (("validation", d.validation_limit), ("test", d.test_limit)):
+        ex = val if name == "validation" else test
+        if limit and ex and len(ex) > limit:
+            notes.append(f"{name} limited to {limit} of {len(ex)} examples (data.{name}_limit)")
+            ex = _sample(ex, limit, seed)
+            val, test = (ex, test) if name == "validation" else (val, ex)
     splits = Splits(train, val or [], test or [], stats, dropped, notes)
     check_labels(cfg, splits)
     return splits

@@ -110,15 +110,21 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
     save_config(cfg, out / "config.yaml")
     write_json(out / "labels.json", labels)
     write_json(out / "data_report.json", report)
+    eval_s = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
+    seen = result.metrics.get("train_samples_per_second", 0.0) * result.metrics.get("train_runtime", 0.0)
     train_metrics = {
+        # Wall-clock throughput of the whole train() call, validation passes included ...
         "samples_per_second": round(result.metrics.get("train_samples_per_second", 0.0), 3),
+        # ... and of the optimisation steps alone (validation time subtracted).
+        "train_only_samples_per_second": round(seen / max(1e-9, result.metrics.get("train_runtime", 0.0) - eval_s), 3),
+        "validation_s": round(eval_s, 2),
         "runtime_s": round(runtime, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "steps": trainer.state.global_step,
         "epochs": round(trainer.state.epoch or 0, 3),
         "best_checkpoint_metric": trainer.state.best_metric,
         "bf16": bf16,
-        "processes": world,
+        "processes": trainer.args.world_size,
         "resumed_from": resume,
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total_parameters": sum(p.numel() for p in model.parameters()),

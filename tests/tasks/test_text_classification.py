@@ -1,0 +1,46 @@
+"""Classification features, metrics and predictions on a tiny random model."""
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from tuneforge.config import Config
+from tuneforge.data.readers import TextExample
+from tuneforge.tasks.base import get_task
+
+
+def test_encode_truncates_and_maps_labels(tiny_bert):
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    task = get_task("text-classification")
+    ex = [TextExample("the movie was good " * 20, "pos"), TextExample("bad", "neg")]
+    feats = task.encode(tok, ex, ["neg", "pos"], max_length=16)
+    assert len(feats[0]["input_ids"]) == 16 and feats[0]["labels"] == 1
+    assert feats[1]["labels"] == 0 and len(feats[1]["input_ids"]) == 3
+
+
+def test_predict_returns_label_and_probabilities_in_input_order(tiny_bert):
+    task = get_task("text-classification")
+    cfg = Config()
+    model, fresh = task.build_model(str(tiny_bert), ["neg", "pos"], cfg)
+    assert {"classifier.weight", "classifier.bias"} <= fresh
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    texts = ["good " * 30, "bad", "the plot was boring and the cast was poor"]
+    out = task.predict(model, tok, texts, ["neg", "pos"], 64, 2, False)
+    assert [o["text"] for o in out] == texts
+    for o in out:
+        assert set(o["probabilities"]) == {"neg", "pos"}
+        assert abs(sum(o["probabilities"].values()) - 1) < 1e-4
+        assert o["label"] == max(o["probabilities"], key=o["probabilities"].get)
+    # batching by length must not change answers: compare with one-at-a-time
+    single = [task.predict(model, tok, [t], ["neg", "pos"], 64, 1, False)[0] for t in texts]
+    for a, b in zip(out, single):
+        assert np.allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-4)
+
+
+def test_num_layers_and_frozen_embeddings(tiny_bert):
+    task = get_task("text-classification")
+    cfg = Config()
+    cfg.train.num_layers = 1
+    cfg.train.freeze_embeddings = True
+    model, _ = task.build_model(str(tiny_bert), ["a", "b"], cfg)
+    assert len(model.bert.encoder.layer) == 1
+    assert not model.get_input_embeddings().weight.requires_grad

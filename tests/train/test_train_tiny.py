@@ -1,0 +1,161 @@
+"""End to end on tiny random models: a run directory with every artefact, evaluate, predict, resume
+after a kill, and the same code under `accelerate launch --num_processes 2`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tuneforge.config import load_config
+from tuneforge.train.run import train
+
+POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+
+
+def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "stars"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            word = rng.choice(POS if lab == "pos" else NEG)
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {'and it is ' + word if i % 2 else ''} {i}", lab])
+    return path
+
+
+def write_ner(path: Path, n: int, seed: int = 0) -> Path:
+    """Character-level BMES sentences: person names before 在, places after it."""
+    rng = random.Random(seed)
+    people, places = ["张三", "李四"], ["北京", "上海", "中国"]
+    lines = []
+    for _ in range(n):
+        per, loc = rng.choice(people), rng.choice(places)
+        chars = list(per) + ["在"] + list(loc) + list("的公司")
+        tags = ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O", "O"]
+        lines += [f"{c} {t}" for c, t in zip(chars, tags)] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def make_config(tmp: Path, backbone: Path, task: str, data: dict, **train) -> Path:
+    cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
+           "train": {"epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
+                     "max_length": 32, "logging_steps": 2, **train}}
+    p = tmp / "config.yaml"
+    p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return p
+
+
+def run_cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_classification_run_directory_is_complete_and_learns(tmp_path, tiny_bert):
+    data = write_sentiment(tmp_path / "reviews.csv", 400)
+    cfg = load_config(make_config(tmp_path, tiny_bert, "text-classification",
+                                  {"train": str(data), "text_column": "review", "label_column": "stars"},
+                                  epochs=6, early_stopping_patience=4))
+    out = train(cfg, progress=False)
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "labels.json", "config.yaml",
+                 "metrics.json", "report.txt", "confusion_matrix.png", "learning_curve.png", "README.md",
+                 "data_report.json", "test_predictions.jsonl"):
+        assert (out / name).is_file(), name
+    assert not (out / "checkpoints").exists()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["test"]["n"] == 40 and m["validation"]["n"] == 40
+    # the pattern is one word: a 2-layer random model must find it, well above the majority floor
+    assert m["test"]["accuracy"] >= 0.9 > m["baseline_majority"]["accuracy"]
+    assert {"samples_per_second", "runtime_s", "peak_rss_mb"} <= set(m["train"])
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["train"]["learning_rate"] == 3e-3 and saved["train"]["freeze_embeddings"] is False
+    card = (out / "README.md").read_text()
+    assert "accuracy" in card and "tuneforge predict" in card and "duplicate" not in card.split("## Data")[0]
+
+    r = run_cli("predict", str(out), "--text", "the plot was awful")
+    assert r.returncode == 0, r.stderr
+    pred = json.loads(r.stdout)
+    assert pred["label"] == "neg" and set(pred["probabilities"]) == {"neg", "pos"}
+
+    inp = tmp_path / "texts.txt"
+    inp.write_text("the cast was lovely\nthe movie was terrible\n", encoding="utf-8")
+    r = run_cli("predict", str(out), "--input", str(inp), "--output", str(tmp_path / "p.jsonl"))
+    assert r.returncode == 0, r.stderr
+    preds = [json.loads(l) for l in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [p["label"] for p in preds] == ["pos", "neg"]
+
+    held = write_sentiment(tmp_path / "held.csv", 60, seed=7)
+    r = run_cli("evaluate", str(out), "--data", str(held), "--quiet")
+    assert r.returncode == 0, r.stderr
+    scores = json.loads(r.stdout[r.stdout.index("{"):])
+    assert scores["accuracy"] >= 0.9 and scores["n"] == 60
+
+
+def test_ner_run_reports_entity_f1_and_offsets(tmp_path, tiny_sp_bert):
+    train_file = write_ner(tmp_path / "train.txt", 160)
+    test_file = write_ner(tmp_path / "test.txt", 30, seed=3)
+    cfg = load_config(make_config(tmp_path, tiny_sp_bert, "token-classification",
+                                  {"train": str(train_file), "test": str(test_file)}, epochs=8))
+    out = train(cfg, progress=False)
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"entity_f1", "entity_precision", "entity_recall"} <= set(m["test"])
+    assert m["test"]["entity_f1"] >= 0.8
+    assert "Entity level" in (out / "report.txt").read_text()
+    assert json.loads((out / "labels.json").read_text()) == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    r = run_cli("predict", str(out), "--text", "李四在上海的公司")
+    assert r.returncode == 0, r.stderr
+    ents = json.loads(r.stdout)["entities"]
+    assert {(e["type"], e["text"], e["start"], e["end"]) for e in ents} == {("PER", "李四", 0, 2), ("LOC", "上海", 3, 5)}
+
+
+def test_resume_after_kill(tmp_path, tiny_bert):
+    data = write_sentiment(tmp_path / "reviews.csv", 600)
+    cfg_path = make_config(tmp_path, tiny_bert, "text-classification",
+                           {"train": str(data), "text_column": "review", "label_column": "stars"},
+                           epochs=40, evals_per_epoch=1, early_stopping_patience=0)
+    proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli", "train", str(cfg_path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    ckpts = tmp_path / "run" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(ckpts.glob("checkpoint-*"))) < 2 and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "training ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    r = run_cli("train", str(cfg_path), "train.epochs=3", "--quiet")
+    # fewer epochs than the killed run had reached is fine: it resumes and stops at once
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["train"]["resumed_from"] and "checkpoint-" in m["train"]["resumed_from"]
+
+
+def test_two_process_accelerate_launch(tmp_path, tiny_bert):
+    data = write_sentiment(tmp_path / "reviews.csv", 400)
+    cfg_path = make_config(tmp_path, tiny_bert, "text-classification",
+                           {"train": str(data), "text_column": "review", "label_column": "stars"},
+                           epochs=8, early_stopping_patience=0)
+    accelerate = Path(sys.executable).with_name("accelerate")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # On a machine without GPUs, `--multi_gpu` starts torchrun workers that train on the CPU over gloo
+    # (`--cpu` alone would run a single process).
+    r = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "tuneforge.cli", "train",
+                        str(cfg_path), "--quiet"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["train"]["processes"] == 2
+    # 320 training rows / (8 per process × 2 processes) = 20 steps per epoch: the processes split the data
+    assert m["train"]["steps"] == 20 * 8
+    assert m["test"]["accuracy"] >= 0.85
