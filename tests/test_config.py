@@ -309,7 +309,19 @@ def test_override_paths_are_relative_to_the_working_directory(tmp_path, monkeypa
     write(tmp_path / "cwd" / "other.csv", "text,label\n")
     path = write(tmp_path / "conf" / "c.yaml", "data:\n  train: x.csv\n")
     monkeypatch.chdir(tmp_path / "cwd")
-    assert load_config(path, ["data.train=other.csv"]).data.train == "other.csv"
+    assert load_config(path, ["data.train=other.csv"]).data.train == str(tmp_path / "cwd" / "other.csv")
+
+
+def test_resolved_paths_are_absolute(tmp_path, monkeypatch):
+    """The config saved into a run directory must point at the same files from any directory."""
+    write(tmp_path / "conf" / "train.csv", "text,label\n")
+    write(tmp_path / "conf" / "c.yaml", "data:\n  train: train.csv\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(Path("conf") / "c.yaml")  # a relative config path
+    assert cfg.data.train == str(tmp_path / "conf" / "train.csv")
+    save_config(cfg, tmp_path / "conf" / "saved.yaml")
+    monkeypatch.chdir(tmp_path / "conf")
+    assert load_config(tmp_path / "conf" / "saved.yaml").data.train == str(tmp_path / "conf" / "train.csv")
 
 
 def test_absolute_paths_untouched(tmp_path):

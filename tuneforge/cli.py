@@ -44,6 +44,7 @@ def cmd_check_data(a) -> int:
     *_, report = prepare(cfg, progress=False)
     print(format_report(report, cfg.train.max_length))
     if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0
 
@@ -52,6 +53,8 @@ def cmd_evaluate(a) -> int:
     from .data.splits import read_file
     from .evaluation.outputs import headline
     from .rundir import load_run
+    if a.output and Path(a.output).resolve() == Path(a.data).resolve():
+        raise TuneforgeError("--output would overwrite --data", where=a.output, fix="choose another output file")
     run = load_run(a.run)
     examples, stats = read_file(run.cfg, a.data)
     res = run.task.evaluate(run.model, run.tokenizer, examples, run.labels, run.cfg.train.max_length,

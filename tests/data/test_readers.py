@@ -170,11 +170,13 @@ def test_bad_rows_skip_drops_and_counts(tmp_path):
     ex, stats = read(p, skip=True)
     assert pairs(ex) == [("good", "pos"), ("fine", "neg"), ("ok", "pos")]
     assert dict(stats.dropped) == {"empty text": 1, "missing label": 1, "malformed line": 1}
+    assert stats.rows == 6  # every row read, the dropped ones included: 6 = 3 kept + 3 dropped
     j = write(tmp_path / "d.jsonl", '{"text": "a", "label": "p"}\nnot json\n[1]\n{"text": "", "label": "p"}\n'
                                     '{"text": "b", "label": ["p"]}\n{"text": "c", "label": "n"}\n')
     ex, stats = read(j, skip=True)
     assert pairs(ex) == [("a", "p"), ("c", "n")]
     assert dict(stats.dropped) == {"malformed line": 3, "empty text": 1}
+    assert stats.rows == 6
 
 
 def test_wrong_encoding_names_line_and_byte(tmp_path):
@@ -344,12 +346,14 @@ def test_bad_ner_line_names_line(tmp_path, bad_line, what):
 
 
 def test_ner_skip_drops_the_whole_sentence(tmp_path):
-    p = write(tmp_path / "n.txt", "John B-PER\nlives O\n\nin O\nParis\nnow O\n\nRome B-LOC\nX WHAT\n\nok O\nA B-ORG\n")
+    p = write(tmp_path / "n.txt", "John B-PER\nlives O\n\nin O\nParis\nnow O\nthen\n\nRome B-LOC\nX WHAT\n\n"
+                                  "ok O\nA B-ORG\n\nlonely\n")
     ex, stats = read_conll(p, skip_bad=True)
     assert sentences(ex) == [(["John", "lives"], ["B-PER", "O"]), (["ok", "A"], ["O", "B-ORG"])]
-    assert [e.source for e in ex] == [f"{p}:1", f"{p}:11"]
-    assert dict(stats.dropped) == {"malformed line": 2, "sentence with a malformed line": 2}
-    assert stats.rows == 2
+    assert [e.source for e in ex] == [f"{p}:1", f"{p}:12"]
+    # counted in sentences, like rows: one per dropped sentence however many bad lines it has
+    assert dict(stats.dropped) == {"sentence with a malformed line": 3}
+    assert stats.rows == 5
 
 
 def test_ner_empty_and_missing(tmp_path):

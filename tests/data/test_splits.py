@@ -179,12 +179,14 @@ def test_duplicates_and_conflicts_dropped_from_train_and_counted(tmp_path):
 
 def test_dropped_rows_from_reading_reach_the_report(tmp_path):
     p = tmp_path / "train.csv"
-    p.write_text("text,label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(20)) + ",a\nx,\n", encoding="utf-8")
+    p.write_text("text,label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(20)) + ",a\nx,\nq,r,s\n",
+                 encoding="utf-8")
     s = load_splits(load_config(None, [f"data.train={p}", "data.bad_rows=skip"]))
     rep = build_report(s, None, 128)
-    assert rep["files"][str(p)]["dropped"] == {"empty text": 1, "missing label": 1}
-    assert rep["files"][str(p)]["rows"] == 22
-    assert "1 empty text, 1 missing label" in format_report(rep, 128)
+    assert rep["files"][str(p)]["dropped"] == {"malformed line": 1, "empty text": 1, "missing label": 1}
+    assert rep["files"][str(p)]["rows"] == 23  # rows read = kept + dropped
+    assert sum(e["examples"] for e in rep["splits"].values()) == 20
+    assert f"{p}: 23 rows read; dropped: 1 malformed line, 1 empty text, 1 missing label" in format_report(rep, 128)
 
 
 # ---------------------------------------------------------------- label checks

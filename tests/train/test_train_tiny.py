@@ -159,3 +159,15 @@ def test_two_process_accelerate_launch(tmp_path, tiny_bert):
     # 320 training rows / (8 per process × 2 processes) = 20 steps per epoch: the processes split the data
     assert m["train"]["steps"] == 20 * 8
     assert m["test"]["accuracy"] >= 0.85
+
+
+def test_refuses_a_non_empty_directory_that_is_not_a_run(tmp_path, tiny_bert):
+    data = write_sentiment(tmp_path / "reviews.csv", 50)
+    cfg = load_config(make_config(tmp_path, tiny_bert, "text-classification",
+                                  {"train": str(data), "text_column": "review", "label_column": "stars"}))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.md").write_text("mine")
+    from tuneforge.errors import TuneforgeError
+    with pytest.raises(TuneforgeError, match="not empty"):
+        train(cfg, progress=False)
+    assert (tmp_path / "run" / "notes.md").read_text() == "mine"

@@ -71,6 +71,9 @@ def resolve_backbone(name_or_path: str) -> str:
             raise TuneforgeError(f"{p} has no config.json, so it is not a Hugging Face model directory",
                                  where="backbone", fix="point backbone at a directory saved with save_pretrained()")
         return str(p)
+    if name_or_path.startswith((".", "/", "~")) or os.sep + os.sep in name_or_path:
+        raise TuneforgeError(f"backbone directory {p} does not exist", where="backbone",
+                             fix="check the path, or use a packaged backbone (see `tuneforge models`)")
     if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name_or_path:
         known = ", ".join(BACKBONES)
         raise TuneforgeError(f"unknown backbone {name_or_path!r}", where="backbone",

@@ -37,7 +37,7 @@ class TokenExample:
 @dataclass
 class ReadStats:
     """What a reader saw and what cleaning dropped; every dropped row is counted here."""
-    rows: int = 0
+    rows: int = 0  # rows (NER: sentences) read, the dropped ones included
     dropped: Counter = field(default_factory=Counter)
     repaired_tags: int = 0
     scheme: str | None = None
@@ -102,10 +102,12 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
+                stats.rows += 1
                 _bad_row(stats, skip_bad, "malformed line", f"{path}:{i}", f"not valid JSON ({e.msg})",
                          "make every line one JSON object")
                 continue
             if not isinstance(obj, dict):
+                stats.rows += 1
                 _bad_row(stats, skip_bad, "malformed line", f"{path}:{i}", "line is not a JSON object",
                          f'write {{"{text_column}": "...", "{label_column}": "..."}}')
                 continue
@@ -127,6 +129,7 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
+                    stats.rows += 1
                     spans = f" (the row runs on to line {end}: is a quote left open?)" if end > line else ""
                     _bad_row(stats, skip_bad, "malformed line", f"{path}:{line}",
                              f"{len(row)} fields where the header has {len(header)}{spans}",
@@ -227,10 +230,12 @@ def read_conll(path: Path, scheme: str = "auto", encoding: str = "utf-8",
 
     def flush():
         nonlocal tokens, tags, broken
-        if tokens and not broken:
-            sentences.append((start, tokens, tags))
-        elif tokens:
-            stats.dropped["sentence with a malformed line"] += 1
+        if tokens or broken:
+            stats.rows += 1
+            if broken:  # with bad_rows=skip a malformed line drops its whole sentence, counted once
+                stats.dropped["sentence with a malformed line"] += 1
+            else:
+                sentences.append((start, tokens, tags))
         tokens, tags, broken = [], [], False
 
     for i, line in enumerate(text.splitlines(), 1):
@@ -241,16 +246,18 @@ def read_conll(path: Path, scheme: str = "auto", encoding: str = "utf-8",
         if not tokens:
             start = i
         if len(parts) < 2:
-            _bad_row(stats, skip_bad, "malformed line", f"{path}:{i}",
-                     f"expected 'token tag', got {line.strip()!r}", "put the token and its tag on one line, "
-                     "separated by a space or tab, and a blank line between sentences")
+            if not skip_bad:
+                _bad_row(stats, False, "malformed line", f"{path}:{i}",
+                         f"expected 'token tag', got {line.strip()!r}", "put the token and its tag on one line, "
+                         "separated by a space or tab, and a blank line between sentences")
             broken = True
             continue
         try:
             pt = split_tag(parts[-1])
         except ValueError:
-            _bad_row(stats, skip_bad, "malformed line", f"{path}:{i}", f"unreadable tag {parts[-1]!r}",
-                     "use tags like O, B-PER, I-PER (BIO), E-/S- (BIOES) or M- (BMES)")
+            if not skip_bad:
+                _bad_row(stats, False, "malformed line", f"{path}:{i}", f"unreadable tag {parts[-1]!r}",
+                         "use tags like O, B-PER, I-PER (BIO), E-/S- (BIOES) or M- (BMES)")
             broken = True
             continue
         tokens.append(parts[0])
@@ -270,6 +277,5 @@ def read_conll(path: Path, scheme: str = "auto", encoding: str = "utf-8",
     for line, toks, pts in sentences:
         bio, repaired = to_bio(pts)
         stats.repaired_tags += repaired
-        stats.rows += 1
         examples.append(TokenExample(toks, bio, f"{path}:{line}"))
     return examples, stats

@@ -80,10 +80,19 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
     from ..evaluation.outputs import write_outputs
 
     out = Path(cfg.output_dir)
-    if (out / "metrics.json").exists() and not overwrite:
-        raise TuneforgeError(f"{out} already holds a finished run", where="output_dir",
-                             fix="choose another output_dir, or pass --overwrite to replace it")
+    existing = [p.name for p in out.iterdir()] if out.is_dir() else []
+    if existing and not overwrite:
+        if "metrics.json" in existing:
+            raise TuneforgeError(f"{out} already holds a finished run", where="output_dir",
+                                 fix="choose another output_dir, or pass --overwrite to replace it")
+        if existing != [CHECKPOINTS]:  # only an interrupted run's checkpoints may be resumed into
+            raise TuneforgeError(f"{out} is not empty and is not an interrupted tuneforge run", where="output_dir",
+                                 fix="choose a new or empty output_dir, or pass --overwrite")
     task, splits, backbone_path, tokenizer, labels, report = prepare(cfg, progress)
+    if overwrite and out.is_dir() and int(os.environ.get("RANK", "0")) == 0:
+        # Only now, with the data and config known to be good: the old run goes, so a crash later can
+        # never leave old metrics beside new weights.
+        shutil.rmtree(out)
     set_seed(cfg.train.seed)  # one seed: head initialisation, dropout, shuffling
     bf16 = use_bf16(cfg)
     max_len = cfg.train.max_length
