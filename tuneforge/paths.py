@@ -20,3 +20,13 @@ def models_cache() -> Path:
 
 def data_cache() -> Path:
     return cache_dir() / "data"
+
+
+def sha256_file(path: Path) -> str:
+    """Checksum of a file, read in 1 MiB blocks (the e5 source is 70 MB)."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

