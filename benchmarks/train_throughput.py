@@ -146,7 +146,8 @@ def arm_tuneforge(cfg, splits, out_dir: str) -> dict:
 def child(args) -> None:
     cfg, splits = load(args.config, args.override)
     fn = {"tfidf": arm_tfidf, "source": arm_source, "trainer": arm_trainer}.get(args.child)
-    res = fn(cfg, splits) if fn else arm_tuneforge(cfg, splits, str(RESULTS / f"run-{Path(args.config).stem}"))
+    run_dir = ROOT / "bench_runs" / f"throughput-{Path(args.config).stem}"  # gitignored, like all run dirs
+    res = fn(cfg, splits) if fn else arm_tuneforge(cfg, splits, str(run_dir))
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res["n_train"], res["n_test"] = len(splits.train), len(splits.test)
     print("RESULT " + json.dumps(res))

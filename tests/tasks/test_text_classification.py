@@ -44,3 +44,22 @@ def test_num_layers_and_frozen_embeddings(tiny_bert):
     model, _ = task.build_model(str(tiny_bert), ["a", "b"], cfg)
     assert len(model.bert.encoder.layer) == 1
     assert not model.get_input_embeddings().weight.requires_grad
+
+
+def test_missing_pooler_starts_at_identity_and_keeps_a_trained_one(tiny_sp_bert, tmp_path):
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, BertModel
+    task = get_task("text-classification")
+    # tiny_sp_bert is saved without a pooler, like e5: the classifier must see [CLS] unchanged
+    model, fresh = task.build_model(str(tiny_sp_bert), ["a", "b"], Config())
+    w = model.bert.pooler.dense.weight
+    assert torch.equal(w, torch.eye(w.shape[0])) and not model.bert.pooler.dense.bias.any()
+    assert not any("pooler" in n for n in fresh) and "classifier.weight" in fresh
+    # a checkpoint that ships a pooler keeps it
+    with_pooler = shutil.copytree(tiny_sp_bert, tmp_path / "pooled")
+    saved = BertModel(AutoConfig.from_pretrained(tiny_sp_bert))  # add_pooling_layer defaults to True
+    saved.save_pretrained(with_pooler)
+    model, fresh = task.build_model(str(with_pooler), ["a", "b"], Config())
+    assert torch.equal(model.bert.pooler.dense.weight, saved.pooler.dense.weight)
