@@ -79,7 +79,7 @@ def test_classification_run_directory_is_complete_and_learns(tmp_path, tiny_bert
     assert m["test"]["accuracy"] >= 0.9 > m["baseline_majority"]["accuracy"]
     assert {"samples_per_second", "runtime_s", "peak_rss_mb"} <= set(m["train"])
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["train"]["learning_rate"] == 3e-3 and saved["train"]["freeze_embeddings"] is False
+    assert saved["train"]["learning_rate"] == 3e-3 and saved["train"]["freeze_embeddings"] is True
     card = (out / "README.md").read_text()
     assert "accuracy" in card and "tuneforge predict" in card and "duplicate" not in card.split("## Data")[0]
 

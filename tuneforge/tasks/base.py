@@ -36,6 +36,7 @@ class TaskDefaults:
     head_learning_rate: float
     num_layers: int | None  # None: keep all
     dropout: float | None  # None: keep the backbone's
+    freeze_embeddings: bool | None = None  # None: freeze only huge (>100k-piece) vocabularies
 
 
 def bf16_supported() -> bool:

@@ -48,6 +48,8 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
     if t.dropout is None:
         t.dropout = d.dropout
     if t.freeze_embeddings is None:
+        t.freeze_embeddings = d.freeze_embeddings
+    if t.freeze_embeddings is None:
         # A 250k-row embedding matrix holds most of the parameters and most of the optimizer's work;
         # freezing it roughly doubles step speed (ASSETS.md), and fine-tuning rarely needs it.
         t.freeze_embeddings = getattr(hf, "vocab_size", 0) > 100_000
