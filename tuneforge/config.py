@@ -30,6 +30,19 @@ def _f(default: Any, help: str, **kw) -> Any:
 
 
 @dataclass
+class AugmentConfig:
+    per_example: int = _f(0, "Augmented copies added per training example; 0 = off. EDA's paper: 16 for ~500 "
+                             "examples, 8 for ~2,000, 4 for 5,000+. Copies go into train only (never validation/test).")
+    ops: list[str] = _f(["synonym", "insert", "swap", "delete"],
+                        "EDA operations, one drawn per copy: synonym (WordNet 3.0 for English, Tongyici Cilin for "
+                        "Chinese), insert (a synonym at a random place), swap, delete; Chinese works on Cilin words "
+                        "and single characters. back_translation is a hook that needs a translation model, which "
+                        "tuneforge does not ship (register one with tuneforge.data.augment.register_op).")
+    prob: float = _f(0.1, "Share of words changed per copy (EDA's alpha; delete drops each word with this probability).")
+    seed: int | None = _f(None, "Seed of the augmentation. Default: train.seed.")
+
+
+@dataclass
 class DataConfig:
     train: str | None = _f(None, "Training file (CSV, TSV, JSONL, or token-per-line for NER). With no "
                                  "validation/test file it is split 80/10/10, stratified and seeded.")
@@ -49,6 +62,10 @@ class DataConfig:
     validation_limit: int | None = _f(None, "Validate on at most this many examples (seeded sample): "
                                             "validation runs several times per epoch, so a large set costs time.")
     test_limit: int | None = _f(None, "Evaluate on at most this many test examples (seeded sample).")
+    redact: list[str] = _f([], "PII to replace by placeholders in every split right after reading, before "
+                               "dedup and split: any of email, phone, id_card, bank_card, url, ip ([] = off). "
+                               "Counts per type go into the data report.")
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -336,10 +353,39 @@ def validate(cfg: Config) -> None:
         bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
     if t.max_length > 8192:
         bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
+    _validate_redact_augment(cfg, bad)
     for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit),
                      ("data.validation_limit", cfg.data.validation_limit)):
         if val is not None and val <= 0:
             bad(key, f"is {val}", "use a positive count or leave it unset")
+
+
+def _validate_redact_augment(cfg: Config, bad) -> None:
+    import difflib
+
+    from .data.augment import OPS
+    from .data.redact import KINDS
+    for kind in cfg.data.redact:
+        if kind not in KINDS:
+            close = difflib.get_close_matches(kind, KINDS, n=1)
+            bad("data.redact", f"has unknown type {kind!r}",
+                (f"did you mean {close[0]}? " if close else "") + f"use any of: {', '.join(KINDS)}")
+    a = cfg.data.augment
+    for op in a.ops:
+        if op not in OPS:
+            close = difflib.get_close_matches(op, OPS, n=1)
+            bad("data.augment.ops", f"has unknown operation {op!r}",
+                (f"did you mean {close[0]}? " if close else "") + f"use any of: {', '.join(OPS)}")
+    if a.per_example < 0:
+        bad("data.augment.per_example", f"is {a.per_example}", "use 0 (off) or a positive number of copies")
+    if not 0 < a.prob <= 1:
+        bad("data.augment.prob", f"is {a.prob}", "use a probability in (0, 1]; EDA uses 0.05-0.1")
+    if a.per_example and not a.ops:
+        bad("data.augment.ops", "is empty", "name at least one of: synonym, insert, swap, delete")
+    if a.per_example and cfg.task == "token-classification":
+        bad("data.augment.per_example", "is not supported for token-classification",
+            "set data.augment.per_example=0: swapping, deleting or inserting words would move them away from "
+            "their entity tags")
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, str, str]]:

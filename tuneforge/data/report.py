@@ -20,6 +20,8 @@ def build_report(splits: Splits, lengths: dict[str, list[int]] | None, max_lengt
         rep["files"][path] = {"rows": st.rows, "dropped": dict(st.dropped), "tag_scheme": st.scheme,
                               "repaired_tags": st.repaired_tags}
     rep["dropped_while_cleaning"] = dict(splits.dropped)
+    rep["redacted"] = dict(splits.redacted)  # PII replaced per type (data.redact), all splits
+    rep["augmented"] = dict(splits.augmented)  # augmented train copies per operation (data.augment)
     train_keys = {key_of(e) for e in splits.train}
     for name, ex in splits.items():
         keys = [key_of(e) for e in ex]
@@ -74,6 +76,11 @@ def format_report(rep: dict, max_length: int) -> str:
         lines.append(f"{path}: {f['rows']} rows read; dropped: {dropped}{scheme}")
     cleaned = ", ".join(f"{v} {k}" for k, v in rep["dropped_while_cleaning"].items()) or "none"
     lines.append(f"dropped while cleaning train: {cleaned}")
+    if rep.get("redacted"):
+        lines.append("redacted (all splits): " + ", ".join(f"{v} {k}" for k, v in rep["redacted"].items()))
+    if rep.get("augmented"):
+        lines.append(f"augmented copies in train: {sum(rep['augmented'].values())} ("
+                     + ", ".join(f"{v} {k}" for k, v in sorted(rep["augmented"].items())) + ")")
     lines += [f"note: {n}" for n in rep["notes"]]
     lines.append("")
     header = f"{'split':<12}{'examples':>9}{'dups':>6}{'overlap':>9}{'len p50':>9}{'p95':>6}{'max':>6}{'>max_len':>10}"

@@ -30,6 +30,8 @@ class Splits:
     stats: dict[str, ReadStats] = field(default_factory=dict)  # per input file
     dropped: Counter = field(default_factory=Counter)  # dropped while splitting/cleaning
     notes: list[str] = field(default_factory=list)
+    redacted: Counter = field(default_factory=Counter)  # PII replaced, per type (data.redact)
+    augmented: Counter = field(default_factory=Counter)  # augmented train copies, per operation (data.augment)
 
     def items(self):
         return ((name, getattr(self, name)) for name in SPLITS)
@@ -117,6 +119,14 @@ def load_splits(cfg: Config) -> Splits:
             read[name], stats[path] = read_file(cfg, path)
     dropped: Counter = Counter()
     notes = []
+    redacted: Counter = Counter()
+    if d.redact:  # before dedup and split: texts that differ only in a phone number are duplicates
+        from .redact import redact_examples
+        for name in read:
+            read[name], counts = redact_examples(read[name], d.redact)
+            redacted.update(counts)
+        found = ", ".join(f"{redacted[k]} {k}" for k in d.redact if redacted[k]) or "nothing found"
+        notes.append(f"redacted {', '.join(d.redact)} in every split: {found}")
     train = _dedupe_train(read["train"], dropped)
     val, test = read.get("validation"), read.get("test")
     share_val, share_test = d.split[1], d.split[2]
@@ -144,7 +154,16 @@ def load_splits(cfg: Config) -> Splits:
             notes.append(f"{name} limited to {limit} of {len(ex)} examples (data.{name}_limit)")
             ex = _sample(ex, limit, seed)
             val, test = (ex, test) if name == "validation" else (val, ex)
-    splits = Splits(train, val or [], test or [], stats, dropped, notes)
+    augmented: Counter = Counter()
+    a = d.augment
+    if a.per_example:  # after splitting and limits: validation and test stay real data
+        from .augment import augment_examples
+        before = len(train)
+        train, augmented = augment_examples(train, a.ops, a.per_example, a.prob, seed if a.seed is None else a.seed)
+        notes.append(f"train augmented with {len(train) - before} EDA copies of {before} examples "
+                     f"({', '.join(f'{v} {k}' for k, v in sorted(augmented.items()))}; per_example {a.per_example}, "
+                     f"prob {a.prob})")
+    splits = Splits(train, val or [], test or [], stats, dropped, notes, redacted, augmented)
     check_labels(cfg, splits)
     return splits
 
