@@ -95,14 +95,14 @@ def _read_inputs(path: Path, text_column: str) -> list[str]:
 
 
 def cmd_predict(a) -> int:
-    from .rundir import load_run
+    from .export import load_predictor  # a run directory or any `tuneforge export` directory
     if (a.text is None) == (a.input is None):
         raise TuneforgeError("give exactly one of --text or --input", where="command line",
                              fix='tuneforge predict RUN --text "..."  or  --input FILE --output FILE')
     texts = [a.text] if a.text is not None else _read_inputs(Path(a.input), a.text_column)
     if a.input and a.output and Path(a.output).resolve() == Path(a.input).resolve():
         raise TuneforgeError("--output would overwrite --input", where=a.output, fix="choose another output file")
-    run = load_run(a.run)
+    run = load_predictor(a.run)
     preds = run.predict(texts)
     lines = [json.dumps(p, ensure_ascii=False) for p in preds]
     if a.output:
@@ -112,6 +112,19 @@ def cmd_predict(a) -> int:
         print(f"wrote {len(lines)} predictions to {a.output}", file=sys.stderr)
     else:
         print("\n".join(lines))
+    return 0
+
+
+def cmd_export(a) -> int:
+    from .export import export_run
+    out, info = export_run(a.run, a.format, a.output, force=a.force, overwrite=a.overwrite, max_drop=a.max_drop)
+    m, main, sp = info["metrics"], info["main_metric"], info["speed"]
+    print(f"{info['format']} export: {out}\n"
+          f"  size {info['size_mb']} MB (fp32 {info['fp32_size_mb']} MB)\n"
+          f"  speed {sp['export_samples_per_s']} vs {sp['fp32_samples_per_s']} samples/s fp32 ({sp['ratio']}x) "
+          f"on {info['evaluated_on']['examples']} {info['evaluated_on']['split']} examples\n"
+          f"  {main} {m['export'][main]:.4f} vs {m['fp32'][main]:.4f} fp32 "
+          f"({m['delta_points'][main]:+.2f} points){'  [forced]' if info['forced'] else ''}")
     return 0
 
 
@@ -147,6 +160,45 @@ def cmd_config(a) -> int:
     return 0
 
 
+def cmd_serve(a) -> int:
+    from .serve.app import ServeOptions, serve
+    serve(ServeOptions(registry=a.registry, db_url=a.db_url, api_key_env=a.api_key_env, max_batch=a.max_batch,
+                       max_wait_ms=a.max_wait_ms, sub_batch=a.sub_batch, max_texts=a.max_texts,
+                       max_chars=a.max_chars, poll_s=a.poll_s), host=a.host, port=a.port, log_level=a.log_level)
+    return 0
+
+
+def cmd_registry(a) -> int:
+    from .serve.registry import Registry, format_versions
+    reg = Registry(a.registry, a.db_url)
+    if a.action == "add":
+        mv = reg.add(a.name, a.source, stage=a.stage)
+        print(f"added {mv.name} v{mv.version} ({mv.stage}) at {mv.path}")
+    elif a.action == "list":
+        versions = reg.list(a.name)
+        if a.json:
+            print(json.dumps([{**v.__dict__, "path": str(v.path)} for v in versions], indent=2))
+        else:
+            print(format_versions(versions))
+    elif a.action == "promote":
+        mv = reg.promote(a.name, a.version, a.stage)
+        print(f"{mv.name} v{mv.version} is now {mv.stage}")
+    elif a.action == "rollback":
+        mv = reg.rollback(a.name)
+        print(f"rolled back: {mv.name} v{mv.version} is production again")
+    return 0
+
+
+def cmd_ab(a) -> int:
+    import time
+    from .serve.ab import format_report, report
+    from .serve.registry import Registry
+    reg = Registry(a.registry, a.db_url)
+    rep = report(reg.db, a.name, since=time.time() - a.since_hours * 3600 if a.since_hours else None)
+    print(json.dumps(rep, indent=2) if a.json else format_report(rep))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuneforge", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="verb", required=True)
@@ -179,6 +231,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--text-column", default="text")
     s.set_defaults(fn=cmd_predict)
 
+    s = sub.add_parser("export", help="export a run (onnx, onnx-int8, torch-int8, bf16), scored against fp32")
+    s.add_argument("run")
+    s.add_argument("--format", required=True, help="onnx | onnx-int8 | torch-int8 | bf16")
+    s.add_argument("--output", help="export directory (default: RUN/exports/FORMAT)")
+    s.add_argument("--force", action="store_true", help="keep an export that loses more than --max-drop points")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    s.add_argument("--max-drop", type=float, default=1.0,
+                   help="points of the main metric (macro_f1 / entity_f1) an export may lose (default 1)")
+    s.set_defaults(fn=cmd_export)
+
     s = sub.add_parser("models", help="list packaged backbones")
     s.add_argument("--prepare", action="store_true", help="locate/convert every packaged backbone now")
     s.set_defaults(fn=cmd_models)
@@ -191,6 +253,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("config", help="list every config key with its default and meaning")
     s.set_defaults(fn=cmd_config)
+
+    # --registry / --db-url on every registry-reading verb (after the verb, where users type them)
+    reg_opts = argparse.ArgumentParser(add_help=False)
+    reg_opts.add_argument("--registry", help="registry directory (default: $TUNEFORGE_REGISTRY or <cache>/registry)")
+    reg_opts.add_argument("--db-url", help="postgresql://... for shared metadata (default: $TUNEFORGE_REGISTRY_DB "
+                                           "or registry.db, SQLite, in the registry directory)")
+
+    s = sub.add_parser("serve", parents=[reg_opts], help="HTTP server for registered models (FastAPI + uvicorn)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--api-key-env", default="TUNEFORGE_API_KEY",
+                   help="environment variable holding the admin API key (unset: admin endpoints disabled)")
+    s.add_argument("--max-batch", type=int, default=32, help="most texts per micro-batch")
+    s.add_argument("--max-wait-ms", type=float, default=5.0, help="longest a request waits for company in a batch")
+    s.add_argument("--sub-batch", type=int, default=16, help="texts per model call after sorting a batch by length")
+    s.add_argument("--max-texts", type=int, default=64, help="most texts per request (more: 413)")
+    s.add_argument("--max-chars", type=int, default=2000, help="most characters per text (more: 413)")
+    s.add_argument("--poll-s", type=float, default=2.0, help="look for registry changes made elsewhere this often; 0: never")
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("registry", help="versioned models: add, list, promote, rollback")
+    rsub = s.add_subparsers(dest="action", required=True)
+    r = rsub.add_parser("add", parents=[reg_opts], help="copy a run or export directory in as the next version")
+    r.add_argument("name")
+    r.add_argument("source")
+    r.add_argument("--stage", default="none", help="none | staging | production | archived")
+    r = rsub.add_parser("list", parents=[reg_opts], help="versions, stages, metrics")
+    r.add_argument("name", nargs="?")
+    r.add_argument("--json", action="store_true")
+    r = rsub.add_parser("promote", parents=[reg_opts], help="set a version's stage (one production per name)")
+    r.add_argument("name")
+    r.add_argument("version", type=int)
+    r.add_argument("--stage", required=True, help="none | staging | production | archived")
+    r = rsub.add_parser("rollback", parents=[reg_opts], help="put back the previous production version")
+    r.add_argument("name")
+    s.set_defaults(fn=cmd_registry)
+
+    s = sub.add_parser("ab", help="A/B and shadow comparison from the request log")
+    asub = s.add_subparsers(dest="action", required=True)
+    r = asub.add_parser("report", parents=[reg_opts], help="agreement, confidence and latency per version")
+    r.add_argument("name")
+    r.add_argument("--since-hours", type=float, help="only requests from the last N hours")
+    r.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_ab)
     return p
 
 

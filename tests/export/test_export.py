@@ -1,0 +1,193 @@
+"""Export on tiny runs trained here: every format exports, scores itself against fp32 and predicts through
+`load_predictor`; ONNX matches PyTorch; the accuracy guard refuses without leaving anything; bad input
+is a TuneforgeError. Real ONNX Runtime and torch quantization throughout, no mocks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tuneforge.config import load_config
+from tuneforge.errors import TuneforgeError
+from tuneforge.export import FORMATS, ExportedRun, export_run, load_predictor
+from tuneforge.rundir import LoadedRun
+from tuneforge.train.run import train
+
+POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+TEXTS = ["the cast was lovely", "the movie was terrible", "good", "the plot was boring and the music was poor " * 3]
+
+
+def _config(tmp: Path, backbone: Path, task: str, data: dict, **train_kw) -> Path:
+    cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
+           "train": {"epochs": 4, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+                     "dropout": 0.0, "max_length": 32, "logging_steps": 5, "eval_batch_size": 16, **train_kw}}
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return tmp / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def cls_run(tmp_path_factory, tiny_bert) -> Path:
+    tmp = tmp_path_factory.mktemp("cls")
+    rng = random.Random(0)
+    with (tmp / "reviews.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(300):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}", lab])
+    return train(load_config(_config(tmp, tiny_bert, "text-classification", {"train": str(tmp / "reviews.csv")})),
+                 progress=False)
+
+
+@pytest.fixture(scope="module")
+def ner_run(tmp_path_factory, tiny_sp_bert) -> Path:
+    tmp = tmp_path_factory.mktemp("ner")
+    rng = random.Random(0)
+    lines = []
+    for _ in range(150):
+        per, loc = rng.choice(["张三", "李四"]), rng.choice(["北京", "上海", "中国"])
+        chars = list(per) + ["在"] + list(loc) + list("的公司")
+        lines += [f"{c} {t}" for c, t in zip(chars, ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O", "O"])] + [""]
+    (tmp / "ner.txt").write_text("\n".join(lines), encoding="utf-8")
+    return train(load_config(_config(tmp, tiny_sp_bert, "token-classification", {"train": str(tmp / "ner.txt")},
+                                     epochs=6)), progress=False)
+
+
+@pytest.fixture(scope="module")
+def cls_onnx(cls_run) -> Path:
+    path, _ = export_run(cls_run, "onnx")
+    return path
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "onnx"])
+def test_each_format_exports_scores_and_predicts(cls_run, tmp_path, fmt):
+    out, info = export_run(cls_run, fmt, tmp_path / fmt)
+    assert out == tmp_path / fmt and not list(tmp_path.glob(".*partial"))
+    for name in ("labels.json", "config.yaml", "tokenizer.json", "export.json"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "export.json").read_text()) == info
+    assert info["format"] == fmt and info["evaluated_on"] == {"split": "validation", "examples": 30}
+    assert set(info["metrics"]["fp32"]) == {"accuracy", "macro_f1"} and info["speed"]["ratio"] > 0
+    # the guard passed: no more than one point lost
+    assert info["metrics"]["delta_points"]["macro_f1"] >= -1 and not info["forced"]
+    if fmt != "onnx-int8":  # torch-int8 keeps fp32 embeddings; ONNX int8 quantizes them too
+        assert info["size_mb"] < info["fp32_size_mb"]
+    pred = load_predictor(out)
+    assert isinstance(pred, ExportedRun) and pred.format == fmt
+    got, ref = pred.predict(TEXTS), load_predictor(cls_run).predict(TEXTS)
+    assert [g["label"] for g in got] == [r["label"] for r in ref]
+    for g in got:
+        assert set(g["probabilities"]) == {"neg", "pos"} and abs(sum(g["probabilities"].values()) - 1) < 1e-4
+    card = (cls_run / "README.md").read_text()
+    assert "## Exports" in card and f"| `{out.resolve()}` | {fmt} |" in card
+
+
+def test_onnx_matches_pytorch_and_serves_through_load_predictor(cls_run, cls_onnx):
+    assert cls_onnx == cls_run / "exports" / "onnx"
+    info = json.loads((cls_onnx / "export.json").read_text())
+    assert info["metrics"]["delta_points"] == {"accuracy": 0.0, "macro_f1": 0.0}
+    onnx, torch_run = load_predictor(cls_onnx), load_predictor(cls_run)
+    assert type(torch_run) is LoadedRun and onnx.format == "onnx"
+    texts = TEXTS + ["x " * 60, "a"]  # truncated to max_length, and a single-token text, in one batch
+    for batch_size in (1, 3, None):
+        got, ref = onnx.predict(texts, batch_size=batch_size), torch_run.predict(texts)
+        assert [g["text"] for g in got] == texts
+        for g, r in zip(got, ref):
+            assert g["label"] == r["label"]
+            assert np.allclose(list(g["probabilities"].values()), list(r["probabilities"].values()), atol=1e-4)
+    card = (cls_run / "README.md").read_text()
+    assert "| `exports/onnx` | onnx |" in card
+
+
+def test_ner_onnx_export_gives_the_same_entities_with_offsets(ner_run, tmp_path):
+    out, info = export_run(ner_run, "onnx", tmp_path / "ner-onnx")
+    assert set(info["metrics"]["fp32"]) == {"entity_f1"} and info["main_metric"] == "entity_f1"
+    texts = ["李四在上海的公司", "我们 张三在北京", "公司"]
+    got, ref = load_predictor(out).predict(texts), load_predictor(ner_run).predict(texts)
+    assert {(e["type"], e["text"], e["start"], e["end"]) for e in got[0]["entities"]} == {
+        ("PER", "李四", 0, 2), ("LOC", "上海", 3, 5)}
+    for g, r in zip(got, ref):
+        assert [(e["type"], e["start"], e["end"]) for e in g["entities"]] == [
+            (e["type"], e["start"], e["end"]) for e in r["entities"]]
+        assert np.allclose([e["confidence"] for e in g["entities"]], [e["confidence"] for e in r["entities"]],
+                           atol=1e-4)
+
+
+def test_ner_int8_export(ner_run, tmp_path):
+    out, info = export_run(ner_run, "torch-int8", tmp_path / "ner-int8")
+    got = load_predictor(out).predict(["李四在上海的公司"])[0]["entities"]
+    assert {(e["type"], e["start"], e["end"]) for e in got} == {("PER", 0, 2), ("LOC", 3, 5)}
+
+
+def test_refuses_an_export_that_loses_accuracy_and_leaves_nothing(cls_run, tmp_path):
+    card_before = (cls_run / "README.md").read_text()
+    target = tmp_path / "guarded" / "bf16"
+    # A tolerance of -1 demands a gain of one point, which no export of the same weights delivers: the
+    # guard must fire, name both numbers, and clean up even the parent directory it created.
+    with pytest.raises(TuneforgeError) as e:
+        export_run(cls_run, "bf16", target, max_drop=-1.0)
+    msg = e.value.message()
+    # both numbers: the export's score and fp32's
+    assert re.search(r"bf16 export scores macro_f1 [01]\.\d{4} on the validation set \(30 examples\) "
+                     r"against [01]\.\d{4} for the fp32 model", msg), msg
+    assert "--force" in msg
+    assert not target.exists() and not (tmp_path / "guarded").exists()
+    assert (cls_run / "README.md").read_text() == card_before
+    out, info = export_run(cls_run, "bf16", target, max_drop=-1.0, force=True)
+    assert info["forced"] and out.is_dir() and "| yes |" in (cls_run / "README.md").read_text()
+
+
+def test_bad_input_is_a_tuneforge_error(cls_run, cls_onnx, tmp_path):
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(TuneforgeError, match="not a finished tuneforge run"):
+        export_run(tmp_path / "notes", "onnx", tmp_path / "x")
+    with pytest.raises(TuneforgeError, match="unknown export format 'int4'"):
+        export_run(cls_run, "int4", tmp_path / "x")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(TuneforgeError, match="already exists"):
+        export_run(cls_run, "bf16", tmp_path / "taken")
+    with pytest.raises(TuneforgeError, match="already an export"):
+        export_run(cls_onnx, "onnx-int8", tmp_path / "x")
+    with pytest.raises(TuneforgeError, match="not a directory"):
+        load_predictor(tmp_path / "missing")
+    with pytest.raises(TuneforgeError, match="not a finished tuneforge run"):
+        load_predictor(tmp_path / "notes")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "export.json").write_text('{"format": "onnx"}')
+    with pytest.raises(TuneforgeError, match="incomplete"):
+        load_predictor(broken)
+    assert not (tmp_path / "x").exists()
+
+
+def test_overwrite_replaces_the_export_and_its_card_row(cls_run, tmp_path):
+    out, _ = export_run(cls_run, "torch-int8", tmp_path / "again")
+    (out / "stale.txt").write_text("old")
+    export_run(cls_run, "torch-int8", tmp_path / "again", overwrite=True)
+    assert not (out / "stale.txt").exists() and (out / "export.json").is_file()
+    assert (cls_run / "README.md").read_text().count(f"| `{out.resolve()}` |") == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_export_and_predict_on_an_onnx_export(cls_run, cls_onnx, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True,
+                              timeout=300)
+    r = cli("export", str(cls_run), "--format", "torch-int8", "--output", str(tmp_path / "q"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "torch-int8 export" in r.stdout and "macro_f1" in r.stdout and (tmp_path / "q" / "export.json").is_file()
+    r = cli("predict", str(cls_onnx), "--text", "the plot was awful")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["label"] == "neg"
+    r = cli("export", str(cls_run), "--format", "fp8", "--output", str(tmp_path / "z"))
+    assert r.returncode == 2 and "unknown export format 'fp8'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "z").exists()

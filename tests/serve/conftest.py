@@ -1,0 +1,141 @@
+"""Two tiny trained runs (v1, v2 of a sentiment model) and a real uvicorn server on a loopback port."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+
+
+def write_reviews(path: Path, n: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
+                        lab])
+    return path
+
+
+def train_tiny(tmp: Path, backbone: Path, seed: int, epochs: float) -> Path:
+    from tuneforge.config import load_config
+    from tuneforge.train.run import train
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = {"task": "text-classification", "backbone": str(backbone), "output_dir": str(tmp / "run"),
+           "data": {"train": str(write_reviews(tmp / "reviews.csv", 300, seed))},
+           "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+                     "dropout": 0.0, "max_length": 32, "seed": seed, "early_stopping_patience": 0,
+                     "evals_per_epoch": 1, "bf16": "false"}}
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return train(load_config(tmp / "config.yaml"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, tiny_bert) -> tuple[Path, Path]:
+    """v1 learns the sentiment words well; v2 is trained less and differently seeded, so the two agree
+    on most inputs but not on all (the A/B report has something to compare)."""
+    base = tmp_path_factory.mktemp("runs")
+    return train_tiny(base / "v1", tiny_bert, seed=1, epochs=5), train_tiny(base / "v2", tiny_bert, seed=2, epochs=2)
+
+
+class ThreadServer:
+    """A real uvicorn server on an already-bound loopback socket (no port race), in a thread."""
+
+    def __init__(self, opts, ready_status: int = 200):
+        self.ready_status = ready_status  # 503: a test that expects a model to fail to load
+        import uvicorn
+
+        from tuneforge.serve.app import create_app
+        self.app = create_app(opts)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        # A long keep-alive: the test client shares this process's CPU, and a pooled connection closed by
+        # the server just as the client reuses it would fail a POST for a reason that is not the server's.
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", timeout_keep_alive=120))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "ThreadServer":
+        self.thread.start()
+        deadline = time.time() + 300  # loading a model is a second; on a machine busy with other work, more
+        while time.time() < deadline:
+            try:
+                r = httpx.get(self.url + "/readyz", timeout=5)
+                if r.status_code == self.ready_status and (r.status_code == 200 or r.json()["broken"]):
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TABLES = ("model_versions", "stage_events", "traffic", "registry_state", "request_log")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server for the PostgreSQL adapter: $TUNEFORGE_TEST_POSTGRES_URL if set, else
+    a private cluster started from the local server binaries (Debian's postgresql package), else skip."""
+    if os.environ.get("TUNEFORGE_TEST_POSTGRES_URL"):
+        yield os.environ["TUNEFORGE_TEST_POSTGRES_URL"]
+        return
+    pytest.importorskip("psycopg")
+    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+    if not initdb[-1]:
+        pytest.skip("no PostgreSQL server binaries; set TUNEFORGE_TEST_POSTGRES_URL=postgresql://... to test one")
+    bindir = Path(initdb[-1]).parent
+    tmp = Path(tempfile.mkdtemp(prefix="tuneforge-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres user
+        import pwd
+        pw = pwd.getpwnam("postgres")
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = tmp / "data", free_port()
+    subprocess.run(as_user + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "tuneforge", "-E", "UTF8",
+                              "--no-sync"], check=True, capture_output=True)
+    subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w", "-t", "300",
+                              "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://tuneforge@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fresh_postgres(url: str) -> str:
+    """Drop tuneforge's tables so a test starts from an empty database."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as con:
+        for table in TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return url

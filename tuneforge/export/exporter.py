@@ -1,0 +1,170 @@
+"""`tuneforge export`: a finished run in, a self-contained export directory out, measured against fp32.
+
+Every export is scored on the run's validation split (rebuilt from its config.yaml: same files, same
+seed, same split) next to the fp32 PyTorch model in the same process, so size, speed and accuracy are
+ratios and deltas that mean something on any machine. An export that loses more than `max_drop`
+points of the task's main metric is refused unless forced. The directory is built beside its target
+and renamed into place at the end: a refused or crashed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import TuneforgeError
+from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
+from .load import EXPORT_INFO, is_export
+
+MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
+
+
+def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool) -> None:
+    if fmt not in FORMATS:
+        raise TuneforgeError(f"unknown export format {fmt!r}", where="--format", fix=f"use one of: {', '.join(FORMATS)}")
+    if is_export(run_path):
+        raise TuneforgeError(f"{run_path} is already an export, not a run", where=str(run_path),
+                             fix="export from the run directory that `tuneforge train` wrote")
+    if target.exists() and not overwrite:
+        raise TuneforgeError(f"{target} already exists", where="--output",
+                             fix="choose another --output, or pass --overwrite to replace it")
+    if target.resolve() == run_path.resolve() or run_path.resolve().is_relative_to(target.resolve()):
+        raise TuneforgeError("the export would replace the run it is made from", where="--output",
+                             fix="choose an --output outside the run directory's own path, e.g. RUN/exports/FORMAT")
+
+
+def _reference_examples(cfg) -> tuple[str, list]:
+    from ..data.splits import load_splits
+    try:
+        splits = load_splits(cfg)  # deterministic: the run's files, split shares and seed
+    except TuneforgeError as e:
+        raise TuneforgeError(f"cannot rebuild the run's validation set to measure the export: {e.what}",
+                             where=e.where, fix="an export is scored on the data the run was trained on: restore "
+                             "that file, or point data.* in the run's config.yaml at it") from None
+    for name in ("validation", "test"):  # a run split without validation (e.g. [0.9, 0, 0.1]) still has test
+        if getattr(splits, name):
+            return name, getattr(splits, name)
+    raise TuneforgeError("the run has no validation or test examples to measure an export on",
+                         where=cfg.config_path or "config.yaml", fix="train with a validation split")
+
+
+def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
+    """(metrics, samples/s) of one full pass: tokenising, length-sorted batches, post-processing."""
+    t = run.cfg.train
+    # Warm-up outside the clock: first calls pay one-off costs (ORT arena, kernel selection, lazy imports).
+    run.task.evaluate(model, run.tokenizer, examples[:8], run.labels, t.max_length, t.eval_batch_size, False,
+                      progress=False)
+    t0 = time.perf_counter()
+    # bf16=False: the reference is the fp32 model, and the exports carry their own precision.
+    res = run.task.evaluate(model, run.tokenizer, examples, run.labels, t.max_length, t.eval_batch_size, False,
+                            progress=False)
+    return res["metrics"], len(examples) / (time.perf_counter() - t0)
+
+
+def _headline(task_name: str, metrics: dict) -> dict:
+    keys = ("entity_f1",) if task_name == "token-classification" else ("accuracy", "macro_f1")
+    return {k: round(float(metrics[k]), 6) for k in keys}
+
+
+def _size_mb(files: list[Path]) -> float:
+    return round(sum(f.stat().st_size for f in files) / MB, 2)
+
+
+def _assemble(run, fmt: str, out: Path) -> None:
+    """Everything a stranger needs beside the weights: tokenizer, labels, the run's config."""
+    write(fmt, run.model, run.tokenizer, out)
+    run.tokenizer.save_pretrained(str(out))
+    for name in ("labels.json", "config.yaml"):
+        shutil.copy2(run.path / name, out / name)
+    if fmt in ONNX_FORMATS:  # the HF config documents architecture and id2label; torch formats write their own
+        shutil.copy2(run.path / "config.json", out / "config.json")
+
+
+def export_run(run: str | Path, fmt: str, output: str | Path | None = None, force: bool = False,
+               overwrite: bool = False, max_drop: float = 1.0, update_card: bool = True) -> tuple[Path, dict]:
+    """Export `run` as `fmt` into `output` (default RUN/exports/FMT); returns (directory, export.json).
+
+    `max_drop`: points of the task's main metric (macro_f1, entity_f1) the export may lose against fp32
+    before it is refused; `force` keeps it anyway. `update_card=False` leaves the run's README.md alone
+    (benchmarks export into scratch directories)."""
+    import onnxruntime
+    import torch
+
+    from ..rundir import load_run
+    from .card import add_export_row
+
+    run_path = Path(run)
+    target = Path(output) if output else run_path / "exports" / fmt
+    _check_request(run_path, fmt, target, overwrite)
+    ref = load_run(run_path)  # raises 'not a finished tuneforge run' for anything else
+    split, examples = _reference_examples(ref.cfg)
+    main = ref.task.metric_for_best
+
+    made_parent = not target.parent.exists()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        _assemble(ref, fmt, tmp)
+        exported = load_model(fmt, tmp, ref.task)  # exactly what load_predictor will load later
+        # The two timed passes run back to back, after the (CPU-heavy) export, so both see the same machine.
+        fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
+        exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
+        a, b = _headline(ref.cfg.task, fp32_metrics), _headline(ref.cfg.task, exp_metrics)
+        delta = {k: round((b[k] - a[k]) * 100, 4) for k in a}  # in points (percentage points)
+        refused = -delta[main] > max_drop
+        if refused and not force:
+            raise TuneforgeError(
+                f"the {fmt} export scores {main} {b[main]:.4f} on the {split} set ({len(examples)} examples) "
+                f"against {a[main]:.4f} for the fp32 model: {-delta[main]:.2f} points lost, more than the "
+                f"{max_drop:g} allowed; nothing was written", where=str(run_path),
+                fix="keep the fp32 model or use another format (onnx keeps fp32 accuracy), or pass --force "
+                    "to export it anyway")
+        fp32_size = _size_mb([run_path / "model.safetensors"])
+        size = _size_mb(model_files(fmt, tmp))
+        info = {
+            "format": fmt,
+            "task": ref.cfg.task,
+            "source_run": str(run_path.resolve()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "size_mb": size,
+            "fp32_size_mb": fp32_size,
+            "size_ratio": round(size / fp32_size, 4),
+            "evaluated_on": {"split": split, "examples": len(examples)},
+            "speed": {"fp32_samples_per_s": round(fp32_speed, 2), "export_samples_per_s": round(exp_speed, 2),
+                      "ratio": round(exp_speed / fp32_speed, 3), "batch_size": ref.cfg.train.eval_batch_size,
+                      "threads": torch.get_num_threads()},
+            "metrics": {"fp32": a, "export": b, "delta_points": delta},
+            "main_metric": main,
+            "max_drop_points": max_drop,
+            "forced": bool(refused),
+            "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        }
+        info["files"] = sorted(p.name for p in tmp.iterdir()) + [EXPORT_INFO]
+        (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made_parent:
+            try:
+                target.parent.rmdir()  # only if still empty: RUN/exports made for this export alone
+            except OSError:
+                pass
+        raise
+    if update_card:
+        add_export_row(run_path, target, info)
+    return target, info
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(tmp, target)
+        return
+    # --overwrite: the old export steps aside only once the new one is complete, then goes.
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(tmp, target)
+    shutil.rmtree(old) if old.is_dir() else old.unlink()

@@ -1,0 +1,74 @@
+"""`load_predictor(path)`: one call that serves a run directory or any export directory.
+
+Every answer is a `LoadedRun` (an `ExportedRun` for exports), so `.predict(texts, batch_size=None)`
+returns the same dicts whatever the backend: the task object does the pre- and post-processing and
+only the network differs (PyTorch fp32, int8 or bf16, or an ONNX Runtime session).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TuneforgeError
+from ..rundir import LoadedRun, load_run
+
+EXPORT_INFO = "export.json"
+
+
+@dataclass
+class ExportedRun(LoadedRun):
+    format: str = ""  # onnx | onnx-int8 | torch-int8 | bf16
+    info: dict = field(default_factory=dict)  # export.json: size, speed and accuracy against fp32
+
+
+def is_export(path: Path) -> bool:
+    return (Path(path) / EXPORT_INFO).is_file()
+
+
+def read_info(path: Path) -> dict:
+    from .formats import FORMATS
+    f = Path(path) / EXPORT_INFO
+    try:
+        info = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise TuneforgeError(f"cannot read the export description: {e}", where=str(f),
+                             fix="export the run again with `tuneforge export RUN --format ... --overwrite`") from None
+    if not isinstance(info, dict) or info.get("format") not in FORMATS:
+        raise TuneforgeError(f"unknown export format {info.get('format') if isinstance(info, dict) else info!r}",
+                             where=str(f), fix=f"this tuneforge reads {', '.join(FORMATS)}; export the run again")
+    return info
+
+
+def load_export(path: str | Path) -> ExportedRun:
+    from transformers import AutoTokenizer
+
+    from ..config import load_config
+    from ..tasks.base import get_task
+    from .formats import load_model, model_files
+
+    path = Path(path)
+    info = read_info(path)
+    fmt = info["format"]
+    for f in [path / "config.yaml", path / "labels.json", *model_files(fmt, path)]:
+        if not f.is_file():
+            raise TuneforgeError(f"the {fmt} export is incomplete (no {f.name})", where=str(path),
+                                 fix="export the run again with `tuneforge export RUN --format ... --overwrite`")
+    cfg = load_config(path / "config.yaml")
+    labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+    task = get_task(cfg.task)
+    model = load_model(fmt, path, task)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    # bf16=False: autocast is the fp32 model's switch; these networks already are what they are.
+    return ExportedRun(path, cfg, labels, model, tokenizer, task, False, format=fmt, info=info)
+
+
+def load_predictor(path: str | Path) -> LoadedRun:
+    """A run directory → its fp32 `LoadedRun`; an export directory → an `ExportedRun` on its backend.
+    Either way `.predict(texts)` gives the task's answer dicts. (The serving layer's contract.)"""
+    path = Path(path)
+    if not path.is_dir():
+        raise TuneforgeError(f"{path} is not a directory", where=str(path),
+                             fix="point at a `tuneforge train` output_dir or a `tuneforge export` directory")
+    return load_export(path) if is_export(path) else load_run(path)

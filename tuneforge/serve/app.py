@@ -1,0 +1,422 @@
+"""The HTTP server: FastAPI routes over the registry, one micro-batcher per loaded version, A/B routing,
+shadow copies, Prometheus metrics and the request log.
+
+The server keeps no state of its own beyond the registry (files + database) and the request log: any
+number of replicas can share them, and each notices a change made elsewhere by polling one counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import __version__
+from ..errors import TuneforgeError
+from .ab import Route, route_for
+from .backends import load_backend
+from .batcher import Batcher
+from .metrics import Metrics
+from .registry import STAGES, Conflict, NotFound, Registry
+from .requestlog import LogRow, RequestLog, summarize, text_sha256
+
+log = logging.getLogger("tuneforge.serve")
+
+
+@dataclass
+class ServeOptions:
+    registry: str | None = None
+    db_url: str | None = None
+    api_key_env: str = "TUNEFORGE_API_KEY"
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    sub_batch: int = 16
+    max_texts: int = 64
+    max_chars: int = 2000
+    poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] = Field(description="Texts to classify (limits: --max-texts, --max-chars)")
+    caller_id: str | None = Field(None, max_length=256, description="Sticky A/B assignment: same id, same version")
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: int
+    predictions: list[dict]
+
+
+class PromoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    stage: str = Field(description=f"one of {', '.join(STAGES)}")
+
+
+class TrafficRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[str, float] = Field(description='version -> weight, e.g. {"1": 90, "2": 10}')
+    shadow: int | None = Field(None, description="a version that gets a copy of every request, never answering")
+
+
+@dataclass
+class Loaded:
+    name: str
+    version: int
+    backend: object
+    batcher: Batcher
+
+
+class ServeState:
+    def __init__(self, opts: ServeOptions):
+        self.opts = opts
+        self.registry = Registry(opts.registry, opts.db_url)
+        self.metrics = Metrics()
+        self.requestlog: RequestLog | None = None
+        self.routes: dict[str, Route] = {}
+        self.broken: dict[str, str] = {}  # name -> why its versions could not be loaded
+        self.loaded: dict[tuple[str, int], Loaded] = {}
+        self.ready = False
+        self.generation = -1
+        self._lock: asyncio.Lock | None = None
+        self._background: set[asyncio.Task] = set()
+        self._poller: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ model loading
+    async def _load(self, name: str, version: int) -> Loaded:
+        if (name, version) in self.loaded:
+            return self.loaded[(name, version)]
+        mv = await asyncio.to_thread(self.registry.get, name, version)
+        backend = await asyncio.to_thread(load_backend, mv.path)
+        m, v = self.metrics, str(version)
+        batcher = Batcher(backend.predict, max_batch=self.opts.max_batch, max_wait_ms=self.opts.max_wait_ms,
+                          sub_batch=self.opts.sub_batch, name=f"{name}-v{version}",
+                          observe_batch=m.batch_size.labels(name, v).observe,
+                          set_depth=m.queue_depth.labels(name, v).set)
+        batcher.start()
+        self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher)
+        m.loaded.labels(name, v).set(1)
+        log.info("loaded %s v%d from %s", name, version, mv.path)
+        return lm
+
+    async def ensure_loaded(self, name: str, versions) -> None:
+        """Load versions before a change that needs them is committed: a version that cannot be
+        loaded is refused while the registry still says what it said."""
+        async with self._lock:
+            for v in versions:
+                try:
+                    await self._load(name, int(v))
+                except TuneforgeError:
+                    raise
+                except Exception as e:
+                    raise Conflict(f"{name} v{v} cannot be loaded: {e}", where=f"registry {self.registry.root}",
+                                   fix="check that the version's directory is a complete run or export") from e
+
+    async def reload(self) -> None:
+        """Make the routes match the registry: load what is now needed, then unload what no longer is."""
+        async with self._lock:
+            gen = await asyncio.to_thread(self.registry.generation)
+            names = await asyncio.to_thread(self.registry.names)
+            routes = {n: r for n in names if (r := await asyncio.to_thread(route_for, self.registry, n))}
+            broken = {}
+            for name, route in routes.items():
+                for v in sorted(route.versions()):
+                    try:
+                        await self._load(name, v)
+                    except Exception as e:  # one broken version must not take the other models down
+                        log.exception("cannot load %s v%d", name, v)
+                        broken[name] = f"{name} v{v} could not be loaded: {e}"
+            for name in broken:  # keep serving the last good route of a name whose new version is broken
+                if name in self.routes:
+                    routes[name] = self.routes[name]
+                else:
+                    del routes[name]
+            # Routes switch in one assignment; a request that already chose a version has already
+            # queued in its batcher (no await between choosing and queueing), and stop() answers it.
+            self.routes = routes
+            self.broken = broken
+            needed = {(n, v) for n, r in self.routes.items() for v in r.versions()}
+            for key in [k for k in self.loaded if k not in needed]:
+                lm = self.loaded.pop(key)
+                await lm.batcher.stop()
+                self.metrics.loaded.labels(key[0], str(key[1])).set(0)
+                log.info("unloaded %s v%d", *key)
+            self.generation = gen
+            self.ready = True
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.opts.poll_s)
+            try:
+                if await asyncio.to_thread(self.registry.generation) != self.generation:
+                    await self.reload()
+            except Exception:  # a database hiccup: try again next time, keep serving what is loaded
+                log.exception("registry poll failed")
+
+    async def startup(self) -> None:
+        self._lock = asyncio.Lock()
+        self.requestlog = await asyncio.to_thread(RequestLog, self.registry.db)
+        # Models load in the background: /healthz answers at once, /readyz once they are in.
+        self._spawn(self._initial_load())
+
+    async def _initial_load(self) -> None:
+        try:
+            await self.reload()
+        except Exception:
+            log.exception("initial registry load failed")
+        if self.opts.poll_s > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def shutdown(self) -> None:
+        # uvicorn has already drained the HTTP requests in flight; finish shadow copies, then the batchers.
+        if self._poller:
+            self._poller.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for lm in list(self.loaded.values()):
+            await lm.batcher.stop()
+        self.loaded.clear()
+        if self.requestlog:
+            await asyncio.to_thread(self.requestlog.close)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)  # a strong reference, or the task may be garbage-collected mid-flight
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ predicting
+    def _log(self, name: str, version: int, shadow: bool, texts, preds, ids, latency_ms: float) -> None:
+        now = time.time()
+        rows = []
+        for text, pred, rid in zip(texts, preds, ids):
+            label, conf = summarize(pred)
+            rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf, text_sha256(text)))
+        self.requestlog.record(rows)
+        self.metrics.log_dropped.set(self.requestlog.dropped)
+
+    async def shadow(self, name: str, version: int, texts: list[str], ids: list[str]) -> None:
+        lm, v, m = self.loaded.get((name, version)), str(version), self.metrics
+        if lm is None:
+            return
+        t0 = time.perf_counter()
+        try:
+            preds = await lm.batcher.submit(texts)
+        except Exception:
+            log.exception("shadow %s v%d failed", name, version)
+            m.requests.labels(name, v, "shadow", "error").inc()
+            return
+        dt = time.perf_counter() - t0
+        m.requests.labels(name, v, "shadow", "200").inc()
+        m.texts.labels(name, v, "shadow").inc(len(texts))
+        m.latency.labels(name, v, "shadow").observe(dt)
+        self._log(name, version, True, texts, preds, ids, dt * 1000)
+
+    async def predict(self, name: str, req: PredictRequest) -> dict:
+        t0 = time.perf_counter()
+        o, m = self.opts, self.metrics
+        route = self.routes.get(name)
+
+        def fail(status: int, msg: str):
+            m.requests.labels(name if route else "_unknown", "", "primary", str(status)).inc()
+            raise HTTPException(status, msg)
+
+        if route is None:
+            if name in self.broken:  # its only version(s) could not be loaded: a server-side problem
+                fail(503, self.broken[name])
+            if not self.ready:
+                fail(503, "models are still loading; retry shortly (see /readyz)")
+            fail(404, f"no model named {name!r} is being served (it needs a production version or a traffic "
+                      f"split); GET /v1/models lists what is")
+        if not req.texts:
+            fail(422, "texts is empty: send at least one text")
+        if len(req.texts) > o.max_texts:
+            fail(413, f"{len(req.texts)} texts in one request; the limit is {o.max_texts} (--max-texts)")
+        for i, t in enumerate(req.texts):
+            if len(t) > o.max_chars:
+                fail(413, f"texts[{i}] has {len(t)} characters; the limit is {o.max_chars} (--max-chars)")
+            if not t.strip():
+                fail(422, f"texts[{i}] is empty or only whitespace")
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError:  # JSON allows "\ud800"; the tokenizer (and sha256) need real UTF-8
+                fail(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)")
+        version = route.choose(req.caller_id)
+        lm = self.loaded.get((name, version))
+        if lm is None:
+            fail(503, f"{name} v{version} is not loaded yet; retry shortly")
+        preds = await lm.batcher.submit(req.texts)
+        dt = time.perf_counter() - t0
+        v = str(version)
+        m.requests.labels(name, v, "primary", "200").inc()
+        m.texts.labels(name, v, "primary").inc(len(req.texts))
+        m.latency.labels(name, v, "primary").observe(dt)
+        ids = [uuid.uuid4().hex for _ in req.texts]
+        self._log(name, version, False, req.texts, preds, ids, dt * 1000)
+        if route.shadow is not None and route.shadow != version:
+            self._spawn(self.shadow(name, route.shadow, req.texts, ids))  # never awaited by the caller
+        return {"model": name, "version": version, "predictions": preds}
+
+
+class BodyLimit:
+    """413 before a byte of an oversized body is read (plain ASGI: no per-request middleware overhead).
+    Bodies sent chunked, without Content-Length, are bounded by the per-text and per-request limits."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            for key, value in scope["headers"]:
+                if key == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
+                    msg = (f"request body of {value.decode(errors='replace')} bytes is over the limit of "
+                           f"{self.max_body} bytes (--max-texts x --max-chars)")
+                    await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _admin_guard(api_key_env: str):
+    expected = os.environ.get(api_key_env, "")
+
+    def check(x_api_key: str | None = Header(None, description=f"must equal ${api_key_env}")) -> None:
+        if not expected:
+            raise HTTPException(403, f"admin endpoints are disabled: start the server with the environment "
+                                     f"variable {api_key_env} set to an API key")
+        if not x_api_key:
+            raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"})
+        if not hmac.compare_digest(x_api_key.encode(), expected.encode()):  # constant time: no key guessing by timing
+            raise HTTPException(403, "wrong API key")
+    return check
+
+
+def create_app(opts: ServeOptions | None = None) -> FastAPI:
+    opts = opts or ServeOptions()
+    state = ServeState(opts)  # opens the registry now: a bad --registry fails before the port is bound
+    # The largest honest body: every text at the char limit, each char JSON-escaped (6 bytes), plus slack.
+    max_body = opts.max_texts * (opts.max_chars * 6 + 8) + 4096
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await state.startup()
+        yield
+        await state.shutdown()
+
+    app = FastAPI(title="tuneforge", version=__version__, lifespan=lifespan,
+                  description="Predictions from registered tuneforge models, with A/B splits and shadow traffic.")
+    app.state.serve = state
+    admin = Depends(_admin_guard(opts.api_key_env))
+
+    app.add_middleware(BodyLimit, max_body=max_body)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = jsonable_encoder(exc.errors())
+        first = errors[0] if errors else {}
+        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+        if first.get("type") == "json_invalid":
+            msg = (f"the body is not valid JSON (at character {loc[0] if loc else '?'}: "
+                   f"{first.get('ctx', {}).get('error', 'decode error')})")
+        elif first.get("type") == "model_attributes_type" and not loc:
+            # FastAPI parses JSON only when told: the usual cause is a missing header (curl -d sends a form)
+            msg = "the body must be a JSON object, sent with the header Content-Type: application/json"
+        else:
+            msg = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
+        name = request.path_params.get("name")
+        if name is not None and request.url.path.endswith("/predict"):
+            state.metrics.requests.labels(name if name in state.routes else "_unknown", "", "primary", "422").inc()
+        return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
+
+    @app.exception_handler(TuneforgeError)
+    async def user_error(request: Request, exc: TuneforgeError):
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+        return JSONResponse({"detail": exc.message()}, status_code=status)
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz():
+        # Not ready while a model has nothing to serve; a model still on its last good version counts as serving.
+        body = {"ready": state.ready and not (state.broken.keys() - state.routes.keys()),
+                "loaded": [f"{n}:v{v}" for n, v in sorted(state.loaded)],
+                "broken": state.broken}
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+    @app.get("/metrics")
+    async def metrics():
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/models")
+    async def list_models():
+        versions = await asyncio.to_thread(state.registry.list)
+        out = []
+        for name in sorted({mv.name for mv in versions}):
+            route = state.routes.get(name)
+            out.append({"name": name, "serving": route is not None,
+                        "weights": {str(v): w for v, w in route.weights} if route else {},
+                        "shadow": route.shadow if route else None,
+                        "versions": [{"version": mv.version, "stage": mv.stage, "created": mv.created,
+                                      "loaded": (name, mv.version) in state.loaded, "metrics": mv.metrics.get("test", {})}
+                                     for mv in versions if mv.name == name]})
+        return {"models": out}
+
+    @app.post("/v1/models/{name}/predict", responses={200: {"model": PredictResponse}})
+    async def predict(name: str, req: PredictRequest):
+        # A plain JSONResponse: the predictions are already JSON-ready, re-validating them costs time.
+        return JSONResponse(await state.predict(name, req))
+
+    @app.post("/v1/admin/models/{name}/promote", dependencies=[admin])
+    async def promote(name: str, req: PromoteRequest):
+        if req.stage == "production":
+            await state.ensure_loaded(name, [req.version])
+        mv = await asyncio.to_thread(state.registry.promote, name, req.version, req.stage)
+        await state.reload()
+        return {"model": name, "version": mv.version, "stage": mv.stage}
+
+    @app.post("/v1/admin/models/{name}/rollback", dependencies=[admin])
+    async def rollback(name: str):
+        target = await asyncio.to_thread(state.registry.rollback_target, name)
+        if target is not None:
+            await state.ensure_loaded(name, [target])
+        mv = await asyncio.to_thread(state.registry.rollback, name)
+        await state.reload()
+        return {"model": name, "version": mv.version, "stage": mv.stage}
+
+    @app.put("/v1/admin/models/{name}/traffic", dependencies=[admin])
+    async def set_traffic(name: str, req: TrafficRequest):
+        weights, shadow = await asyncio.to_thread(state.registry.check_traffic, name, req.weights, req.shadow)
+        # Load first: a split naming a version that cannot be loaded is refused, the old one stays.
+        await state.ensure_loaded(name, [v for v, w in weights.items() if w > 0] + ([shadow] if shadow is not None else []))
+        await asyncio.to_thread(state.registry.set_traffic, name, weights, shadow)
+        await state.reload()
+        t = state.routes.get(name)
+        return {"model": name, "weights": {str(v): w for v, w in t.weights} if t else {},
+                "shadow": t.shadow if t else None}
+
+    @app.delete("/v1/admin/models/{name}/traffic", dependencies=[admin])
+    async def clear_traffic(name: str):
+        await asyncio.to_thread(state.registry.clear_traffic, name)
+        await state.reload()
+        return {"model": name, "weights": {}, "shadow": None}
+
+    return app
+
+
+def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    import uvicorn
+    # On SIGTERM/SIGINT uvicorn stops accepting, waits for the requests in flight to be answered, then
+    # runs the lifespan shutdown above (shadow copies, batchers, request log).
+    uvicorn.run(create_app(opts), host=host, port=port, log_level=log_level)

@@ -1,0 +1,131 @@
+"""The request log: one row per served text, written off the request path.
+
+Inputs are stored only as sha256 of the text, never the text itself. The A/B report reads this table;
+monitoring (drift, alerts) will extend it. Rows are queued by the server and written by one thread in
+batches, one transaction per batch, so a request never waits on the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from dataclasses import astuple, dataclass
+
+from .db import Database
+
+log = logging.getLogger("tuneforge.serve")
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS request_log (
+        ts DOUBLE PRECISION NOT NULL, request_id TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+        shadow INTEGER NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, label TEXT, confidence DOUBLE PRECISION,
+        input_sha256 TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS request_log_name_ts ON request_log (name, ts)",
+)
+COLUMNS = ("ts", "request_id", "name", "version", "shadow", "latency_ms", "label", "confidence", "input_sha256")
+
+
+@dataclass
+class LogRow:
+    ts: float
+    request_id: str  # one per text: pairs a shadow answer with the primary answer to the same input
+    name: str
+    version: int
+    shadow: int  # 1: a shadow copy, never returned to the caller
+    latency_ms: float
+    label: str | None
+    confidence: float | None
+    input_sha256: str
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def summarize(pred: dict) -> tuple[str | None, float | None]:
+    """(label, confidence) of one prediction: the top class and its probability; for NER the sorted
+    entity types found (or 'O') and their mean confidence."""
+    if "probabilities" in pred:
+        return pred.get("label"), max(pred["probabilities"].values(), default=None)
+    if "entities" in pred:
+        ents = pred["entities"]
+        scores = [e["confidence"] for e in ents if e.get("confidence") is not None]
+        return (",".join(sorted({e["type"] for e in ents})) or "O"), (sum(scores) / len(scores) if scores else None)
+    return pred.get("label"), pred.get("confidence")
+
+
+def ensure_schema(db: Database) -> None:
+    with db.transaction(lock="tuneforge-schema") as tx:
+        for ddl in SCHEMA:
+            tx.execute(ddl)
+
+
+class RequestLog:
+    def __init__(self, db: Database, max_queue: int = 100_000):
+        self.db = db
+        ensure_schema(db)
+        # Bounded: if the database stalls, the server drops log rows (counted) rather than memory growing.
+        self._q: queue.Queue = queue.Queue(maxsize=max_queue)
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="tuneforge-requestlog", daemon=True)
+        self._thread.start()
+
+    def record(self, rows: list[LogRow]) -> None:
+        for r in rows:
+            try:
+                self._q.put_nowait(r)
+            except queue.Full:
+                self.dropped += 1
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until every row recorded before this call is in the database."""
+        done = threading.Event()
+        self._q.put(done, timeout=timeout)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        self._q.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        sql = f"INSERT INTO request_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+        while True:
+            item = self._q.get()
+            batch, waiters, stop = [], [], False
+            while True:  # take whatever else is already queued: one transaction for all of it
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= 1000:
+                    break
+                try:
+                    item = self._q.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    with self.db.transaction() as tx:
+                        for r in batch:
+                            tx.execute(sql, astuple(r))
+                except Exception:  # a log write must never take the server down
+                    log.exception("request log: dropped %d rows", len(batch))
+                    self.dropped += len(batch)
+            for w in waiters:
+                w.set()
+            if stop:
+                return
+
+
+def read_rows(db: Database, name: str, since: float | None = None) -> list[LogRow]:
+    sql = f"SELECT {', '.join(COLUMNS)} FROM request_log WHERE name = ?"
+    params: tuple = (name,)
+    if since is not None:
+        sql += " AND ts >= ?"
+        params += (since,)
+    return [LogRow(*r) for r in db.query(sql + " ORDER BY ts", params)]
