@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -26,6 +27,7 @@ def build_tiny_bert(path: Path, vocab_extra=()) -> Path:
     tok.save_pretrained(path)
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)  # the same tiny model in every session: test outcomes must not depend on luck
     BertForMaskedLM(cfg).bert.save_pretrained(path)
     return path
 
@@ -49,6 +51,7 @@ def build_tiny_sentencepiece_bert(path: Path) -> Path:
     tok.save_pretrained(path)
     cfg = BertConfig(vocab_size=len(pieces), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=128, pad_token_id=1)
+    torch.manual_seed(0)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(path)
     return path
 

@@ -41,7 +41,8 @@ def train_tiny(tmp: Path, backbone: Path, seed: int, epochs: float) -> Path:
            "data": {"train": str(write_reviews(tmp / "reviews.csv", 300, seed))},
            "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
                      "dropout": 0.0, "max_length": 32, "seed": seed, "early_stopping_patience": 0,
-                     "evals_per_epoch": 1, "bf16": "false"}}
+                     "evals_per_epoch": 1, "bf16": "false",
+                     "freeze_embeddings": False}}  # random embeddings: freezing them only handicaps
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return train(load_config(tmp / "config.yaml"), progress=False)
 

@@ -51,7 +51,8 @@ def write_ner(path: Path, n: int, seed: int = 0) -> Path:
 def make_config(tmp: Path, backbone: Path, task: str, data: dict, **train) -> Path:
     cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
            "train": {"epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
-                     "max_length": 32, "logging_steps": 2, **train}}
+                     "max_length": 32, "logging_steps": 2,
+                     "freeze_embeddings": False, **train}}  # random embeddings carry nothing: freezing them only handicaps
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return p
@@ -79,7 +80,7 @@ def test_classification_run_directory_is_complete_and_learns(tmp_path, tiny_bert
     assert m["test"]["accuracy"] >= 0.9 > m["baseline_majority"]["accuracy"]
     assert {"samples_per_second", "runtime_s", "peak_rss_mb"} <= set(m["train"])
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["train"]["learning_rate"] == 3e-3 and saved["train"]["freeze_embeddings"] is True
+    assert saved["train"]["learning_rate"] == 3e-3 and saved["train"]["freeze_embeddings"] is False
     card = (out / "README.md").read_text()
     assert "accuracy" in card and "tuneforge predict" in card and "duplicate" not in card.split("## Data")[0]
 
@@ -171,3 +172,12 @@ def test_refuses_a_non_empty_directory_that_is_not_a_run(tmp_path, tiny_bert):
     with pytest.raises(TuneforgeError, match="not empty"):
         train(cfg, progress=False)
     assert (tmp_path / "run" / "notes.md").read_text() == "mine"
+
+
+def test_text_classification_defaults_freeze_embeddings(tmp_path, tiny_bert):
+    from tuneforge.tasks.base import get_task
+    from tuneforge.train.run import resolve_defaults
+    cfg = load_config(make_config(tmp_path, tiny_bert, "text-classification", {"train": "x.csv"},
+                                  freeze_embeddings=None, learning_rate=None))
+    resolve_defaults(cfg, get_task("text-classification"), str(tiny_bert))
+    assert cfg.train.freeze_embeddings is True and cfg.train.learning_rate == 1e-4
