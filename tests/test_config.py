@@ -188,7 +188,7 @@ def test_non_mapping_yaml(tmp_path, text, where_line, what):
 # ---------------------------------------------------------------- validate(): one rule each
 
 VALIDATE_CASES = [
-    ("task", ["task=image-classification"]),
+    ("task", ["task=sentiment-analysis"]),
     ("data.train", ["data.train="]),
     ("data.tag_scheme", ["data.tag_scheme=IOB"]),
     ("data.bad_rows", ["data.bad_rows=ignore"]),

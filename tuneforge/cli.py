@@ -27,9 +27,10 @@ def cmd_train(a) -> int:
     preds = [json.loads(l) for l in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
     print("\nA few test predictions:")
     for p in preds:
-        if "text" in p:
+        if "text" in p or "image" in p:
             mark = "ok " if p["label"] == p["predicted"] else "ERR"
-            print(f"  [{mark}] {p['predicted']:<10} ({p['confidence']:.2f})  true={p['label']:<10} {p['text'][:80]}")
+            print(f"  [{mark}] {p['predicted']:<10} ({p['confidence']:.2f})  true={p['label']:<10} "
+                  f"{p.get('text', p.get('image', ''))[:80]}")
         else:
             print(f"  {''.join(p['tokens'])[:60]}  →  {' '.join(t for t in p['predicted'] if t != 'O')[:60]}")
     print(f"\nrun directory: {out}  (model card: {out / 'README.md'})")
@@ -94,12 +95,28 @@ def _read_inputs(path: Path, text_column: str) -> list[str]:
     return [l for l in text.splitlines() if l.strip()]
 
 
+def _run_task(run: str) -> str | None:
+    """The task a run (or export) directory was trained for, read from its config without loading it."""
+    import yaml
+    try:
+        return (yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8")) or {}).get("task")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None  # load_predictor below reports what is wrong with the directory
+
+
 def cmd_predict(a) -> int:
     from .export import load_predictor  # a run directory or any `tuneforge export` directory
     if (a.text is None) == (a.input is None):
         raise TuneforgeError("give exactly one of --text or --input", where="command line",
                              fix='tuneforge predict RUN --text "..."  or  --input FILE --output FILE')
-    texts = [a.text] if a.text is not None else _read_inputs(Path(a.input), a.text_column)
+    if _run_task(a.run) == "image-classification":  # --input is an image or a folder of images
+        from .data.images import image_files
+        if a.text is not None:
+            raise TuneforgeError("this run classifies images; --text does not apply", where="command line",
+                                 fix="tuneforge predict RUN --input image.png  (or a folder of images)")
+        texts = [str(f) for f in image_files(a.input)]
+    else:
+        texts = [a.text] if a.text is not None else _read_inputs(Path(a.input), a.text_column)
     if a.input and a.output and Path(a.output).resolve() == Path(a.input).resolve():
         raise TuneforgeError("--output would overwrite --input", where=a.output, fix="choose another output file")
     run = load_predictor(a.run)
@@ -143,13 +160,15 @@ def cmd_models(a) -> int:
 
 def cmd_datasets(a) -> int:
     from .data.datasets_fetch import list_datasets, prepare
+    from .data.fashion_mnist import DESCRIPTION, NAME as FMNIST, prepare_fashion_mnist  # a Debian package
     names = a.names or ([] if a.list else [d.name for d in list_datasets()])
     if a.list or not names:
         for d in list_datasets():
             print(f"{d.name:<20}{d.task:<22}{d.language:<6}{d.package}=={d.version}  {d.description}")
+        print(f"{FMNIST:<20}{'image-classification':<22}{'-':<6}{'debian:dataset-fashion-mnist'}  {DESCRIPTION}")
         return 0
     for name in names:
-        print(f"{name}: {prepare(name, force=a.force)}")
+        print(f"{name}: {prepare_fashion_mnist(a.force) if name == FMNIST else prepare(name, force=a.force)}")
     return 0
 
 
@@ -164,7 +183,8 @@ def cmd_serve(a) -> int:
     from .serve.app import ServeOptions, serve
     serve(ServeOptions(registry=a.registry, db_url=a.db_url, api_key_env=a.api_key_env, max_batch=a.max_batch,
                        max_wait_ms=a.max_wait_ms, sub_batch=a.sub_batch, max_texts=a.max_texts,
-                       max_chars=a.max_chars, poll_s=a.poll_s), host=a.host, port=a.port, log_level=a.log_level)
+                       max_chars=a.max_chars, poll_s=a.poll_s, alerts=a.alerts, monitor_s=a.monitor_s),
+          host=a.host, port=a.port, log_level=a.log_level)
     return 0
 
 
@@ -199,6 +219,101 @@ def cmd_ab(a) -> int:
     return 0
 
 
+def cmd_monitor(a) -> int:
+    if a.action == "reference":
+        from .monitor.drift import reference_for_run
+        path, ref = reference_for_run(a.run, overwrite=a.overwrite)
+        print(f"wrote {path}: {ref['n']} {ref['split']} texts, labels {ref['labels']}, "
+              f"mean confidence {ref['mean_confidence']}")
+        return 0
+    import time
+    from .monitor.alerts import parse_duration
+    from .monitor.drift import Thresholds
+    from .monitor.report import format_report, monitor_report, parse_since, write_report
+    from .serve.registry import Registry
+    if not 0 <= a.psi_warn <= a.psi_alert:
+        raise TuneforgeError(f"--psi-warn {a.psi_warn} must be between 0 and --psi-alert {a.psi_alert}",
+                             where="--psi-warn", fix="the conventional levels are 0.1 and 0.25")
+    now = time.time()
+    rep = monitor_report(Registry(a.registry, a.db_url), a.model, parse_since(a.since, now),
+                         parse_duration(a.window, "--window"), Thresholds(a.psi_warn, a.psi_alert), now)
+    print(json.dumps(rep, indent=2, ensure_ascii=False) if a.json else format_report(rep))
+    if a.output:
+        files = write_report(rep, a.output)
+        print(f"wrote {', '.join(f.name for f in files)} to {a.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_distill(a) -> int:
+    from .methods.distill import distill
+    out = distill(a.teacher_run, student=a.student, student_layers=a.student_layers, temperature=a.temperature,
+                  alpha=a.alpha, output=a.output, overrides=a.overrides, progress=not a.quiet, overwrite=a.overwrite)
+    d = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["distillation"]
+    print(f"student run: {out}\n  test accuracy {d['student_test_accuracy']} vs teacher {d['teacher_test_accuracy']} "
+          f"({d['accuracy_retained']} retained), {d['student_layers']} layers vs {d['teacher_layers']}")
+    return 0
+
+
+def cmd_tune(a) -> int:
+    from .config import load_config
+    from .methods.tune import format_summary, tune
+    cfg = load_config(a.config, a.overrides)
+    print(format_summary(tune(cfg, a.trials, study_name=a.study, timeout=a.timeout, progress=not a.quiet)))
+    return 0
+
+
+def cmd_zero_shot(a) -> int:
+    from .config import ZeroShotConfig, load_config
+    from .methods import zero_shot as zsl
+    given = [f for f, v in (("--text", a.text), ("--input", a.input), ("--data", a.data)) if v is not None]
+    if len(given) > 1 or (not given and not a.config):
+        raise TuneforgeError(f"give exactly one of --text, --input or --data (got {', '.join(given) or 'none'})",
+                             where="command line", fix='tuneforge zero-shot --labels "positive,negative" --text "..."; '
+                                                       "or --config CONFIG alone to score the config's test split")
+    if a.overrides and not a.config:
+        raise TuneforgeError(f"override {a.overrides[0]!r} needs --config", where="command line",
+                             fix="use flags (--method, --template ...) without a config")
+    cfg = load_config(a.config, a.overrides) if a.config else None
+    zs = zsl.with_flags(cfg.zero_shot if cfg else ZeroShotConfig(), method=a.method, backbone=a.backbone,
+                        labels=zsl.parse_labels(a.labels) if a.labels is not None else None, template=a.template,
+                        descriptions=zsl.parse_pairs(a.describe, "--describe"), batch_size=a.batch_size,
+                        verbalizers=zsl.parse_pairs(a.verbalizer, "--verbalizer"),
+                        calibrate=False if a.no_calibrate else None)
+    if not given:  # the config's own test split, labels from its training data unless given
+        cfg.zero_shot = zs
+        res, _ = zsl.evaluate_config(cfg)
+    else:
+        if not zs.labels:
+            raise TuneforgeError("no labels to choose from", where="command line",
+                                 fix='give --labels "positive,negative" (or zero_shot.labels in --config)')
+        backbone = cfg.backbone if cfg else "minilm-l6"
+        if a.data:
+            if a.output and Path(a.output).resolve() == Path(a.data).resolve():
+                raise TuneforgeError("--output would overwrite --data", where=a.output, fix="choose another file")
+            examples = zsl.read_labeled(a.data, a.text_column, a.label_column)
+            res = zsl.evaluate(zsl.build_classifier(zs, zs.labels, backbone), examples)
+        else:
+            if a.input and not Path(a.input).is_file():
+                raise TuneforgeError(f"input file not found: {a.input}", where=a.input, fix="check the path")
+            if a.input and a.output and Path(a.output).resolve() == Path(a.input).resolve():
+                raise TuneforgeError("--output would overwrite --input", where=a.output, fix="choose another file")
+            texts = [a.text] if a.text is not None else _read_inputs(Path(a.input), a.text_column)
+            lines = [json.dumps(p, ensure_ascii=False) for p in zsl.predict(zsl.build_classifier(zs, zs.labels, backbone), texts)]
+            if not a.output:
+                print("\n".join(lines))
+                return 0
+            Path(a.output + ".tmp").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            os.replace(a.output + ".tmp", a.output)
+            print(f"wrote {len(lines)} predictions to {a.output}", file=sys.stderr)
+            return 0
+    print(res.pop("report"))
+    res.pop("predictions")
+    print(json.dumps(res | {"method": zs.method}, indent=2, ensure_ascii=False))
+    if a.output:
+        Path(a.output).write_text(json.dumps(res | {"method": zs.method}, indent=2), encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuneforge", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="verb", required=True)
@@ -226,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="predict with a finished run; JSON lines out")
     s.add_argument("run")
     s.add_argument("--text")
-    s.add_argument("--input", help=".txt (one text per line), .jsonl or .csv/.tsv")
+    s.add_argument("--input", help=".txt (one text per line), .jsonl or .csv/.tsv; image runs: an image or a folder")
     s.add_argument("--output", help="JSONL file (default: stdout)")
     s.add_argument("--text-column", default="text")
     s.set_defaults(fn=cmd_predict)
@@ -271,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-texts", type=int, default=64, help="most texts per request (more: 413)")
     s.add_argument("--max-chars", type=int, default=2000, help="most characters per text (more: 413)")
     s.add_argument("--poll-s", type=float, default=2.0, help="look for registry changes made elsewhere this often; 0: never")
+    s.add_argument("--alerts", help="alert rules YAML: drift/confidence conditions that POST to a webhook "
+                                    "(see tuneforge/monitor/alerts.py)")
+    s.add_argument("--monitor-s", type=float, default=60.0,
+                   help="measure drift (gauges on /metrics) and evaluate alert rules this often; 0: only on demand")
     s.add_argument("--log-level", default="info")
     s.set_defaults(fn=cmd_serve)
 
@@ -298,6 +417,66 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--since-hours", type=float, help="only requests from the last N hours")
     r.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_ab)
+
+    s = sub.add_parser("monitor", help="drift of served traffic against the training reference")
+    msub = s.add_subparsers(dest="action", required=True)
+    r = msub.add_parser("report", parents=[reg_opts], help="PSI (labels, input length) and confidence per version "
+                                                            "and window; text + JSON, PNGs with --output")
+    r.add_argument("--model", required=True, help="registered model name")
+    r.add_argument("--since", help='"24h", "7d", a date (2026-11-20) or date-time (default: the whole log)')
+    r.add_argument("--window", default="1h", help='width of each row of the table, e.g. "15m", "1h", "1d"')
+    r.add_argument("--psi-warn", type=float, default=0.1)
+    r.add_argument("--psi-alert", type=float, default=0.25)
+    r.add_argument("--output", help="directory for report.json, report.txt, label_share.png, confidence.png, lengths.png")
+    r.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    r = msub.add_parser("reference", help="write RUN/reference.json for a run trained before references existed")
+    r.add_argument("run")
+    r.add_argument("--overwrite", action="store_true")
+    s.set_defaults(fn=cmd_monitor)
+
+    s = sub.add_parser("zero-shot", help="classify with no training: label-description similarity or an LM's "
+                                         "label likelihood; JSON lines out, or metrics with --data")
+    s.add_argument("overrides", nargs="*", help="dotted.key=value for --config, e.g. zero_shot.method=llm")
+    s.add_argument("--labels", help='comma-separated, e.g. "positive,negative"')
+    s.add_argument("--method", help="embedding (default) | llm")
+    s.add_argument("--backbone", help="embedding: sentence encoder (minilm-l6, multilingual-e5-small, a directory); "
+                                      "llm: causal LM directory (default: the packaged smollm2-135m-instruct)")
+    s.add_argument("--template", help="embedding: description with {label}; llm: prompt with {text} [and {labels}]")
+    s.add_argument("--describe", action="append", metavar="LABEL=TEXT", help="embedding: a label's description")
+    s.add_argument("--verbalizer", action="append", metavar="LABEL=TEXT", help="llm: the answer scored for a label")
+    s.add_argument("--no-calibrate", action="store_true", help="llm: keep the model's label prior")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--config", help="YAML with a zero_shot: section; alone, scores the config's test split")
+    s.add_argument("--text")
+    s.add_argument("--input", help=".txt (one text per line), .jsonl or .csv/.tsv")
+    s.add_argument("--data", help="labeled file (CSV/TSV/JSONL): accuracy and macro-F1 beside the majority baseline")
+    s.add_argument("--output", help="--input: JSONL predictions (default: stdout); --data/--config: metrics JSON")
+    s.add_argument("--text-column", default="text")
+    s.add_argument("--label-column", default="label")
+    s.set_defaults(fn=cmd_zero_shot)
+
+    s = sub.add_parser("tune", help="hyperparameter search (Optuna TPE + median pruning) over the config's tune.space")
+    s.add_argument("config")
+    s.add_argument("overrides", nargs="*", help="dotted.key=value, applied to every trial")
+    s.add_argument("--trials", type=int, required=True,
+                   help="finished trials the study should hold; a resumed study runs only the missing ones")
+    s.add_argument("--study", help="study name in the study directory's study.db (default: tune)")
+    s.add_argument("--timeout", type=float, help="start no new trial after this many seconds")
+    s.add_argument("--quiet", action="store_true", help="no per-trial log")
+    s.set_defaults(fn=cmd_tune)
+
+    s = sub.add_parser("distill", help="distil a finished run into a smaller student (KL on soft logits + hard labels)")
+    s.add_argument("teacher_run")
+    s.add_argument("overrides", nargs="*", help="dotted.key=value on top of the teacher's config, e.g. train.epochs=2")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--student", help="student backbone: packaged name (paraphrase-minilm-l3), directory or hub id")
+    who.add_argument("--student-layers", type=int, help="student = the teacher truncated to its first N layers")
+    s.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the soft targets (default 2)")
+    s.add_argument("--alpha", type=float, default=0.5, help="weight of the soft (teacher) loss; 1-alpha on hard labels")
+    s.add_argument("--output", help="student run directory (default: TEACHER_RUN-student-NAME beside the teacher)")
+    s.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(fn=cmd_distill)
     return p
 
 

@@ -19,8 +19,13 @@ import yaml
 
 from .errors import TuneforgeError
 
-TASKS = ("text-classification", "token-classification")
+TASKS = ("text-classification", "token-classification", "image-classification")
 TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
+# How the body is tuned. "auto" = full fine-tuning, or setfit below a per-class count (tuneforge.methods.setfit).
+METHODS = ("auto", "full", "lora", "prefix", "prompt", "ia3", "setfit")
+POOLINGS = ("auto", "cls", "mean")
+# Adversarial training on the word-embedding output (tuneforge.train.adversarial).
+ADVERSARIAL = ("none", "fgm", "pgd")
 
 
 def _f(default: Any, help: str, **kw) -> Any:
@@ -89,11 +94,108 @@ class TrainConfig:
     freeze_embeddings: bool | None = _f(None, "Freeze the word-embedding matrix (huge for 250k-piece vocabularies). "
                                               "Default: task-specific.")
     dropout: float | None = _f(None, "Override the backbone's dropout (hidden and attention). Default: keep it.")
+    method: str = _f("auto", "full | lora | prefix | prompt | ia3 | setfit | auto. full fine-tunes every weight; "
+                              "lora/ia3 train a small PEFT adapter (settings under peft:) plus the head and merge "
+                              "it into the saved weights; prefix/prompt are refused (virtual tokens cannot be "
+                              "merged into a plain model); setfit is "
+                              "contrastive few-shot tuning. auto: full, or setfit for very few examples per class.")
+    pooling: str = _f("auto", "cls | mean | auto: how a sentence becomes one vector for the classification head. "
+                              "auto: mean for sentence-embedding backbones that ship no pooler (e5, MiniLM "
+                              "sentence-transformers), else the backbone's own [CLS] pooler.")
+    adversarial: str = _f("none", "none | fgm | pgd. Adversarial training: each step also trains on the batch with "
+                                  "its word-embedding output pushed along the loss gradient (FGM: one step of norm "
+                                  "epsilon; PGD: adversarial_steps steps of adversarial_alpha, kept within epsilon). "
+                                  "Perturbs activations, so it works with frozen embeddings; costs ~2x (fgm) or "
+                                  "~(1+steps)x (pgd) per step.")
+    adversarial_epsilon: float = _f(1.0, "L2 norm of the perturbation per example (over all its token vectors).")
+    adversarial_steps: int = _f(3, "PGD ascent steps per training step (fgm ignores it).")
+    adversarial_alpha: float | None = _f(None, "PGD step size (L2 norm per example). Default: 0.3 x adversarial_epsilon "
+                                               "(the common K=3, epsilon=1, alpha=0.3 recipe).")
     early_stopping_patience: int = _f(2, "Stop after this many evaluations without improvement; 0 disables.")
     evals_per_epoch: int = _f(2, "Validation evaluations (and checkpoints) per epoch.")
     group_by_length: bool = _f(True, "Batch examples of similar length together (less padding).")
     resume: bool = _f(True, "Resume from the last checkpoint in output_dir if one exists (after a kill).")
     logging_steps: int = _f(10, "Log the training loss every N steps.")
+
+
+@dataclass
+class ZeroShotConfig:
+    """`tuneforge zero-shot`: classify with no training (tuneforge.methods.zero_shot); flags override these."""
+    method: str = _f("embedding", "embedding | llm. embedding: cosine between a sentence encoder's embeddings of "
+                                  "the text and of each label's description; llm: mean log-likelihood of each "
+                                  "label as the answer of an instruction-tuned LM (packaged SmolLM2-135M-Instruct).")
+    labels: list[str] = _f([], "Labels to choose from. Default ([]): the labels of the training data.")
+    backbone: str | None = _f(None, "embedding: a sentence encoder (default: the config's backbone); llm: a causal "
+                                    "LM directory (default: smollm2-135m-instruct).")
+    template: str | None = _f(None, "embedding: label description with {label} (default 'This text is {label}.'); "
+                                    "llm: the user prompt with {text} and optionally {labels}.")
+    descriptions: dict[str, str] = _f({}, "embedding: a description per label, overriding the template.")
+    verbalizers: dict[str, str] = _f({}, "llm: the answer scored for each label (default: the label itself).")
+    calibrate: bool = _f(True, "llm: subtract the scores of the content-free input 'N/A' (the model's label prior).")
+    batch_size: int = _f(32, "Texts (embedding) or prompt+label sequences (llm) per forward pass.")
+
+
+@dataclass
+class PeftConfig:
+    """`train.method: lora | ia3` (tuneforge.methods.peft_adapters): a small adapter trains, the body stays frozen."""
+    r: int = _f(8, "LoRA rank: width of the low-rank update A·B added to each target layer (ia3 ignores it).")
+    alpha: float = _f(16.0, "LoRA scaling: the update is multiplied by alpha / r (ia3 ignores it).")
+    dropout: float = _f(0.1, "Dropout on the LoRA branch's input (ia3 ignores it).")
+    target_modules: list[str] | None = _f(None, "Names (suffixes) of the linear layers to adapt. Default: PEFT's "
+                                                "per-architecture choice, e.g. query,value for LoRA on BERT-style "
+                                                "backbones, key,value,output.dense for IA3.")
+
+
+@dataclass
+class SetFitConfig:
+    """`train.method: setfit` (tuneforge.methods.setfit): contrastive tuning of the encoder on sampled sentence
+    pairs, then a light head. Body rate, batch size (pairs), seed, max_length come from train.*."""
+    pairs_per_example: int = _f(20, "R: every training example gets R positive partners (same label) and R negative "
+                                    "ones (another label), sampled with train.seed: 2*R*n pairs, never n^2 "
+                                    "(SetFit's num_iterations; its default 20).")
+    max_pairs: int = _f(10000, "Hard cap on pairs (half positive, half negative), so a large training set stays "
+                               "affordable; setfit is meant for few examples per class anyway.")
+    epochs: float = _f(1.0, "Passes over the pairs (SetFit's default: 1).")
+    head: str = _f("logistic", "logistic | linear: the head on the tuned, frozen embeddings. logistic: scikit-learn "
+                               "logistic regression (SetFit's default) copied into the linear classifier; linear: "
+                               "setfit.head_epochs of the classifier alone at train.head_learning_rate.")
+    head_c: float = _f(1.0, "logistic head: inverse L2 strength (scikit-learn's C) on embeddings scaled to mean norm 1.")
+    head_epochs: int = _f(50, "linear head: epochs over the training embeddings.")
+
+
+@dataclass
+class TuneConfig:
+    """`tuneforge tune CONFIG --trials N` (tuneforge.methods.tune): Optuna search over config keys."""
+    space: dict[str, dict] = _f({}, "Search space: a config key -> {low, high[, log][, step]} (numbers) or "
+                                    "{choices: [...]}, e.g. train.learning_rate: {low: 1e-5, high: 3e-4, log: true}.")
+    metric: str | None = _f(None, "Validation metric to optimise (accuracy, macro_f1; entity_f1, entity_precision, "
+                                  "entity_recall for NER). Default: the task's early-stopping metric. Never test.")
+    direction: str = _f("maximize", "maximize | minimize.")
+    output_dir: str | None = _f(None, "Study directory: study.db (SQLite, resumable), one run directory per trial, "
+                                      "results.csv/.md, tune.png, best.yaml. Default: <output_dir>-tune.")
+    startup_trials: int = _f(5, "Random trials before TPE starts modelling (Optuna's default of 10 is most of "
+                                "a CPU-sized budget).")
+    prune_after_trials: int = _f(2, "Median pruning starts once this many trials have finished.")
+    prune_warmup_evals: int = _f(1, "A trial is never pruned at its first N validation evaluations.")
+    keep_runs: str = _f("best", "best | all: which finished trial run directories stay on disk.")
+
+
+@dataclass
+class ImageConfig:
+    """task: image-classification (tuneforge.tasks.image_classification, tuneforge.data.images)."""
+    size: int = _f(224, "Network input resolution in pixels (square). efficientnet-lite0 was trained at 224; "
+                        "compute grows with size^2 (Fashion-MNIST: see BENCHMARKS.md). Image files are "
+                        "centre-cropped to this size when read; smaller IDX images keep their size and are "
+                        "scaled up inside the model.")
+    augment: bool = _f(True, "Random resized crop (+ flip) on training batches only; evaluation and "
+                             "prediction always see the plain image.")
+    crop_min_scale: float = _f(0.6, "Smallest share of the image area a random crop keeps (torchvision's "
+                                    "RandomResizedCrop uses 0.08 for ImageNet; small images need more).")
+    flip: bool = _f(True, "Mirror left-right at random during training (turn off for text, digits, arrows).")
+    linear_probe: bool = _f(False, "Freeze the pretrained body (batch-norm statistics included) and train only "
+                                   "the new head: fast, a baseline; full fine-tuning is usually far better.")
+    path_column: str = _f("path", "CSV/JSONL column (key) holding the image path, relative to that file.")
+    class_names: list[str] = _f([], "IDX files: names of labels 0, 1, 2, ... ([] = the numbers themselves).")
 
 
 @dataclass
@@ -104,6 +206,11 @@ class Config:
     output_dir: str = _f("runs/run", "Run directory: weights, tokenizer, labels, metrics, report, plots, card.")
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    peft: PeftConfig = field(default_factory=PeftConfig)
+    setfit: SetFitConfig = field(default_factory=SetFitConfig)
+    zero_shot: ZeroShotConfig = field(default_factory=ZeroShotConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     config_path: str | None = _f(None, "Where this config was read from (set automatically).")
 
     def to_dict(self) -> dict:
@@ -349,15 +456,90 @@ def validate(cfg: Config) -> None:
         bad("train.num_layers", f"is {t.num_layers}", "keep at least one layer, or leave it unset")
     if t.bf16 not in ("auto", "true", "false"):
         bad("train.bf16", f"is {t.bf16!r}", "use auto, true or false")
+    if t.method not in METHODS:
+        bad("train.method", f"is {t.method!r}", f"use one of: {', '.join(METHODS)}")
+    if t.pooling not in POOLINGS:
+        bad("train.pooling", f"is {t.pooling!r}", f"use one of: {', '.join(POOLINGS)}")
+    _validate_adversarial(t, bad)
+    _validate_peft(cfg, bad)
+    from .methods.setfit import check_options as check_setfit  # setfit.* keys and setfit's combinations
+    check_setfit(cfg, bad)
     if t.early_stopping_patience < 0:
         bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
     if t.max_length > 8192:
         bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
     _validate_redact_augment(cfg, bad)
+    _validate_image(cfg, bad)
+    from .methods.zero_shot import check_options  # the same checks the zero-shot CLI flags get
+    check_options(cfg.zero_shot, bad)
+    from .methods.tune_space import check_tune  # search space: keys must name config fields
+    check_tune(cfg, bad)
     for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit),
                      ("data.validation_limit", cfg.data.validation_limit)):
         if val is not None and val <= 0:
             bad(key, f"is {val}", "use a positive count or leave it unset")
+
+
+def _validate_peft(cfg: Config, bad) -> None:
+    p, method = cfg.peft, cfg.train.method
+    if method in ("prefix", "prompt"):
+        # Their virtual tokens are extra inputs, not weights: nothing can merge them into the plain model that
+        # predict, evaluate, export and serve load, so those would silently answer without them. (PEFT's
+        # prompt tuning also returns logits for the virtual tokens, misaligned with NER labels.)
+        bad("train.method", f"is {method!r}, whose virtual tokens cannot be merged into the saved model",
+            "use train.method=lora (or ia3): the adapter is merged into ordinary weights that every "
+            "tuneforge command loads")
+    if p.r < 1:
+        bad("peft.r", f"is {p.r}", "use a rank of at least 1 (8 or 16 are usual)")
+    if not 0 < p.alpha <= 1024:
+        bad("peft.alpha", f"is {p.alpha}", "use a positive scale, usually 2 x peft.r")
+    if not 0 <= p.dropout < 1:
+        bad("peft.dropout", f"is {p.dropout}", "use a probability in [0, 1), e.g. 0.1")
+    if p.target_modules is not None and (not p.target_modules or not all(m.strip() for m in p.target_modules)):
+        bad("peft.target_modules", f"is {p.target_modules}",
+            "name at least one layer, e.g. [query, value], or leave it unset for the backbone's default")
+
+
+def _validate_adversarial(t: TrainConfig, bad) -> None:
+    if t.adversarial not in ADVERSARIAL:
+        bad("train.adversarial", f"is {t.adversarial!r}", f"use one of: {', '.join(ADVERSARIAL)}")
+    if not 0 < t.adversarial_epsilon <= 100:
+        bad("train.adversarial_epsilon", f"is {t.adversarial_epsilon}", "use a positive L2 norm such as 1.0")
+    if t.adversarial_steps < 1:
+        bad("train.adversarial_steps", f"is {t.adversarial_steps}", "use at least 1 PGD step (3 is common)")
+    if t.adversarial_alpha is not None and not 0 < t.adversarial_alpha <= t.adversarial_epsilon:
+        bad("train.adversarial_alpha", f"is {t.adversarial_alpha}",
+            f"use a step size in (0, adversarial_epsilon={t.adversarial_epsilon}], or leave it unset")
+    if t.adversarial != "none" and t.method == "setfit":
+        bad("train.adversarial", "is not supported with train.method=setfit",
+            "set train.adversarial=none, or use train.method=full (or a PEFT method)")
+
+
+def _validate_image(cfg: Config, bad) -> None:
+    from .backbones.registry import BACKBONES
+    im, is_image = cfg.image, cfg.task == "image-classification"
+    spec = BACKBONES.get(cfg.backbone)
+    if spec is not None and (spec.modality == "image") != is_image:
+        fit = [n for n, s in BACKBONES.items() if (s.modality == "image") == is_image]
+        bad("backbone", f"{cfg.backbone!r} is {'an image' if spec.modality == 'image' else 'a text'} backbone "
+            f"and the task is {cfg.task}", f"use one of: {', '.join(fit)}")
+    if not is_image:
+        return
+    if not 32 <= im.size <= 1024:
+        bad("image.size", f"is {im.size}", "use an input size between 32 and 1024 pixels (224 is the backbone's own)")
+    if not 0.05 <= im.crop_min_scale <= 1:
+        bad("image.crop_min_scale", f"is {im.crop_min_scale}", "use an area share in [0.05, 1], e.g. 0.6")
+    if cfg.train.method not in ("auto", "full"):
+        bad("train.method", f"is {cfg.train.method!r}, which image-classification does not support",
+            "use train.method=full, or image.linear_probe=true to train only the head")
+    if cfg.train.method == "full" and im.linear_probe:
+        bad("image.linear_probe", "is true but train.method is full (fine-tune every weight)",
+            "choose one: train.method=full, or image.linear_probe=true with train.method=auto")
+    if cfg.data.redact or cfg.data.augment.per_example:
+        bad("data.redact" if cfg.data.redact else "data.augment.per_example", "applies to text, not images",
+            "remove it; image augmentation is image.augment")
+    if cfg.train.adversarial != "none":
+        bad("train.adversarial", "perturbs word embeddings and does not apply to images", "set train.adversarial=none")
 
 
 def _validate_redact_augment(cfg: Config, bad) -> None:

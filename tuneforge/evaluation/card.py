@@ -21,14 +21,61 @@ def _metric_rows(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def _pooling_note(cfg) -> str:
+    if cfg.task != "text-classification":
+        return ""
+    if cfg.train.pooling == "mean":
+        # A plain transformers load would silently fall back to the [CLS] pooler: say so where users look.
+        return (", sentence vector: mean of the token vectors (load with tuneforge, e.g. "
+                "`tuneforge.export.load_predictor`, or apply `tuneforge.tasks.pooling.apply_pooling`)")
+    return ", sentence vector: the [CLS] pooler"
+
+
+def _peft_note(cfg: Config) -> str:
+    """PEFT runs: which adapter trained, and that the weights here already include it."""
+    if cfg.train.method not in ("lora", "ia3"):
+        return ""
+    p = cfg.peft
+    what = f"LoRA r={p.r}, alpha={p.alpha:g}" if cfg.train.method == "lora" else "IA3"
+    return (f", train.method={cfg.train.method} ({what} on {', '.join(p.target_modules or [])} plus the head; "
+            f"the adapter is in `adapter/`, merged into the weights here)")
+
+
+def _image_parts(cfg: Config) -> dict:
+    """The lines that differ for image-classification runs (inputs are images, not texts)."""
+    im, o = cfg.image, cfg.output_dir
+    aug = (f"random resized crop (area >= {im.crop_min_scale:.0%}){' + left-right flip' if im.flip else ''} on "
+           "training batches" if im.augment else "none")
+    return {
+        "shape": (f"input {im.size}x{im.size} px, augmentation: {aug}, "
+                  f"{'linear probe (body frozen, only the head trained)' if im.linear_probe else 'full fine-tuning'}"),
+        "use": (f"tuneforge predict {o} --input image.png\ntuneforge predict {o} --input images_folder/ "
+                f"--output predictions.jsonl\ntuneforge evaluate {o} --data labeled_folder_or_table"),
+        "example": '{"image": "...", "label": "%s", "probabilities": {...}}',
+        "hf": (f"`tuneforge.backbones.efficientnet.EfficientNetLiteForImageClassification.from_pretrained(\"{o}\")` "
+               "(pixel_values: uint8 N x C x H x W; the model scales and normalises)"),
+        "limits": (f"images unlike them (other cameras, backgrounds, sizes; inputs are centre-cropped and resized "
+                   f"to {im.size} px). `worst_mistakes.png` shows the test images the model got wrong most confidently"),
+    }
+
+
 def write_card(out: Path, cfg: Config, labels: list[str], data_report: dict, metrics: dict) -> None:
     t, tr = cfg.train, metrics.get("train", {})
+    img = _image_parts(cfg) if cfg.task == "image-classification" else None
     share = tr.get("trainable_parameters", 0) / max(1, tr.get("total_parameters", 1))
     is_ner = cfg.task == "token-classification"
     example_out = ('{"text": "...", "entities": [{"type": "PER", "text": "...", "start": 0, "end": 2, '
                    '"confidence": 0.98}]}' if is_ner else
-                   '{"text": "...", "label": "%s", "probabilities": {...}}' % labels[0])
+                   (img["example"] if img else '{"text": "...", "label": "%s", "probabilities": {...}}') % labels[0])
     headline = "entity-level F1 (seqeval, strict IOB2)" if is_ner else "accuracy and macro F1"
+    shape = img["shape"] if img else f"max length {t.max_length}"
+    body = "" if img else f", encoder layers kept: {t.num_layers or 'all'}, word embeddings frozen: {t.freeze_embeddings}"
+    use = img["use"] if img else (f'tuneforge predict {cfg.output_dir} --text "..."\n'
+                                  f"tuneforge predict {cfg.output_dir} --input texts.txt --output predictions.jsonl\n"
+                                  f"tuneforge evaluate {cfg.output_dir} --data labeled_file")
+    auto = "TokenClassification" if is_ner else "SequenceClassification"
+    hf_line = img["hf"] if img else f'`AutoModelFor{auto}.from_pretrained("{cfg.output_dir}")`'
+    limits = img["limits"] if img else f"text unlike it (other domains, lengths over {t.max_length} tokens are truncated)"
     card = f"""# {Path(cfg.output_dir).name}: {cfg.task} on `{cfg.backbone}`
 
 Fine-tuned with tuneforge from `{cfg.backbone}` on `{cfg.data.train}`.
@@ -50,10 +97,9 @@ where errors fall and how training went; `test_predictions.jsonl` lists every te
   {tr.get('best_checkpoint_metric')}).
 - batch {t.batch_size} × accumulation {t.gradient_accumulation} × {tr.get('processes', 1)} process(es),
   body lr {t.learning_rate}, head lr {t.head_learning_rate}, weight decay {t.weight_decay},
-  warm-up {t.warmup_ratio:.0%} then linear decay, max length {t.max_length}, seed {t.seed},
-  bf16 autocast: {tr.get('bf16')}, encoder layers kept: {t.num_layers or "all"},
-  word embeddings frozen: {t.freeze_embeddings}.
-- trainable parameters: {tr.get('trainable_parameters', 0):,} of {tr.get('total_parameters', 0):,} ({share:.1%}).
+  warm-up {t.warmup_ratio:.0%} then linear decay, {shape}, seed {t.seed},
+  bf16 autocast: {tr.get('bf16')}{body}{_pooling_note(cfg)}.
+- trainable parameters: {tr.get('trainable_parameters', 0):,} of {tr.get('total_parameters', 0):,} ({share:.1%}){_peft_note(cfg)}.
 - {tr.get('samples_per_second')} samples/s, {tr.get('runtime_s')} s wall time, peak RSS
   {tr.get('peak_rss_mb')} MB.
 
@@ -64,18 +110,16 @@ where errors fall and how training went; `test_predictions.jsonl` lists every te
 
 ## Use
 ```bash
-tuneforge predict {cfg.output_dir} --text "..."
-tuneforge predict {cfg.output_dir} --input texts.txt --output predictions.jsonl
-tuneforge evaluate {cfg.output_dir} --data labeled_file
+{use}
 ```
 Each prediction is one JSON line, e.g. `{example_out}`.
 
 The directory is also a plain Hugging Face model:
-`AutoModelFor{"TokenClassification" if is_ner else "SequenceClassification"}.from_pretrained("{cfg.output_dir}")`.
+{hf_line}.
 
 ## Limits
 Trained on {data_report['splits']['train']['examples']} examples of one source; expect lower scores on
-text unlike it (other domains, lengths over {t.max_length} tokens are truncated). Check the data
+{limits}. Check the data
 report above before trusting the numbers.
 """
     (out / "README.md").write_text(card, encoding="utf-8")

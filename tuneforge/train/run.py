@@ -30,13 +30,28 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)  # atomic: a reader never sees half a file
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was written to the end. A kill during a save leaves a directory
+    without trainer_state.json (the Trainer writes it last); resuming from that one crashed, so it is
+    removed and the one before it is used."""
+    found = sorted((p for p in ckpt_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for p in found:
+        if (p / "trainer_state.json").is_file():
+            return str(p)
+        if int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(p, ignore_errors=True)  # half-written: its step is redone from the last good one
+    return None
+
+
 def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
     """Fill every 'task default' (None) field, so the saved config shows what was used."""
     from transformers import AutoConfig
     t, d = cfg.train, task.defaults
     hf = AutoConfig.from_pretrained(backbone_path)
     if t.learning_rate is None:
-        t.learning_rate = d.learning_rate
+        from ..methods.peft_adapters import default_learning_rate  # LoRA & co. want a larger body rate
+        t.learning_rate = default_learning_rate(t.method, d.learning_rate)
     if t.head_learning_rate is None:
         t.head_learning_rate = d.head_learning_rate
     n_layers = getattr(hf, "num_hidden_layers", None)
@@ -58,26 +73,28 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
 def prepare(cfg: Config, progress: bool = True):
     """Everything up to the model: data read and checked (all data errors happen here, before any
     file is written), backbone resolved, defaults filled, features built."""
-    from transformers import AutoTokenizer
-
     from ..backbones.registry import resolve_backbone
     from ..data.report import build_report
     from ..data.splits import load_splits
 
     task = get_task(cfg.task)
     splits = load_splits(cfg)
+    from ..methods.setfit import resolve_method
+    resolve_method(cfg, splits.train)  # train.method auto -> full, or setfit below a per-class count
     backbone_path = resolve_backbone(cfg.backbone)
     resolve_defaults(cfg, task, backbone_path)
-    tokenizer = AutoTokenizer.from_pretrained(backbone_path)
+    tokenizer = task.load_processor(backbone_path)  # a tokenizer; for images an ImageProcessor
     labels = task.labels(splits.train)
     lengths = {name: task.length_of(tokenizer, ex) for name, ex in splits.items()}
     report = build_report(splits, lengths, cfg.train.max_length)
     return task, splits, backbone_path, tokenizer, labels, report
 
 
-def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
+def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks=(), on_trainer=None) -> Path:
+    """`callbacks`: extra transformers TrainerCallbacks (tuneforge.methods.tune reports each validation
+    score to Optuna through one, and prunes by raising from it). `on_trainer(trainer, splits, labels)`:
+    a method's last word before training (tuneforge.methods.distill attaches cached teacher logits)."""
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from ..evaluation.outputs import write_outputs
 
@@ -101,6 +118,13 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
     train_feats = task.encode(tokenizer, splits.train, labels, max_len)
     val_feats = task.encode(tokenizer, splits.validation, labels, max_len)
     model, fresh = task.build_model(backbone_path, labels, cfg)
+    if cfg.train.method == "setfit":  # contrastive pairs + a light head: its own short loop, not the Trainer
+        from ..methods.setfit import train_setfit
+        return train_setfit(cfg, out, task, model, tokenizer, labels, splits, report, bf16, progress)
+    from ..methods import peft_adapters
+    if peft_adapters.is_peft(cfg):  # train.method lora/ia3: frozen body + adapter; the head still trains
+        model, fresh = peft_adapters.wrap_model(model, fresh, cfg)
+    n_trainable = peft_adapters.count_trainable(model)  # counted now: merging below leaves nothing trainable
 
     from .trainer import build_trainer
     ckpt_dir = out / CHECKPOINTS
@@ -108,8 +132,10 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
     trainer = build_trainer(cfg, model, tokenizer, train_feats, val_feats, task.collator(tokenizer),
                             task.compute_metrics(labels), task.preprocess_logits, fresh,
                             cfg.train.head_learning_rate, task.metric_for_best, str(ckpt_dir), bf16,
-                            world_size=world, progress=progress)
-    resume = get_last_checkpoint(str(ckpt_dir)) if cfg.train.resume and ckpt_dir.is_dir() else None
+                            world_size=world, progress=progress, callbacks=callbacks)
+    if on_trainer is not None:
+        on_trainer(trainer, splits, labels)
+    resume = last_complete_checkpoint(ckpt_dir) if cfg.train.resume and ckpt_dir.is_dir() else None
     if resume and trainer.is_world_process_zero():
         print(f"resuming from {resume}")
     t0 = time.perf_counter()
@@ -117,6 +143,8 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
     runtime = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
         return out  # one process writes the run directory
+    if peft_adapters.is_peft(cfg):  # RUN/adapter/ + the merged model as the run's ordinary weights
+        model = trainer.model = peft_adapters.save_adapter_and_merge(trainer.model, out)
     trainer.save_model(str(out))  # weights (safetensors), HF config, tokenizer
     save_config(cfg, out / "config.yaml")
     write_json(out / "labels.json", labels)
@@ -137,8 +165,10 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False) -> Path:
         "bf16": bf16,
         "processes": trainer.args.world_size,
         "resumed_from": resume,
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "method": cfg.train.method,
+        "trainable_parameters": n_trainable,
         "total_parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_share": round(n_trainable / max(1, sum(p.numel() for p in model.parameters())), 6),
     }
     write_outputs(out, cfg, task, trainer.model, tokenizer, labels, splits, report, train_metrics,
                   trainer.state.log_history, bf16, progress)

@@ -8,21 +8,60 @@ processes or GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from ..config import Config
+from .adversarial import EmbeddingAdversary
 
 
 class GroupedLRTrainer(Trainer):
-    """Trainer whose AdamW gives freshly initialised parameters (the head) their own learning rate."""
+    """Trainer whose AdamW gives freshly initialised parameters (the head) their own learning rate; with
+    `adversary` each step also trains on an FGM/PGD-perturbed copy of the batch (train/adversarial.py)."""
 
-    def __init__(self, *args, fresh_params: set[str] = frozenset(), head_lr: float | None = None, **kw):
+    def __init__(self, *args, fresh_params: set[str] = frozenset(), head_lr: float | None = None,
+                 adversary: EmbeddingAdversary | None = None, **kw):
         super().__init__(*args, **kw)
         self.fresh_params = set(fresh_params)
         self.head_lr = head_lr
+        self.adversary = adversary
+        # Set by a method before training (tuneforge.methods.distill): (student_logits, batch) -> loss for
+        # batches that carry "teacher_logits"; evaluation batches carry none and keep the task's loss.
+        self.distill_loss = None
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.distill_loss is None or "teacher_logits" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(**{k: v for k, v in inputs.items() if k != "teacher_logits"})  # no pop: inputs is reused
+        loss = self.distill_loss(outputs.logits, inputs)
+        return (loss, outputs) if return_outputs else loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.adversary is None:
+            return super().training_step(model, inputs, num_items_in_batch)
+        # Clean pass (forward + backward) as usual, keeping the embedding output and its gradient; then the
+        # perturbed pass, whose backward adds its gradients to the clean ones before the optimizer step.
+        emb = self.accelerator.unwrap_model(model).get_input_embeddings()
+        with self.adversary.record(emb) as kept:
+            clean = super().training_step(model, inputs, num_items_in_batch)
+        if len(kept) != 1:  # the embedding ran more or less than once: no well-defined activation to perturb
+            return clean
+        prepared = self._prepare_inputs(inputs)
+
+        def loss_fn():
+            with self.compute_loss_context_manager():
+                return self.compute_loss(model, prepared, num_items_in_batch=num_items_in_batch)
+
+        delta = self.adversary.delta(emb, kept[0], loss_fn, getattr(model, "no_sync", contextlib.nullcontext))
+        if delta is None:
+            return clean
+        with self.adversary.perturb(emb, delta):
+            adv = super().training_step(model, inputs, num_items_in_batch)
+        del adv  # its gradients are in; the logged loss stays the clean one, comparable with plain training
+        return clean
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:
@@ -104,4 +143,4 @@ def build_trainer(cfg: Config, model, tokenizer, train_feats, val_feats, collato
         model=model, args=args, train_dataset=train_feats, eval_dataset=val_feats or None,
         data_collator=collator, processing_class=tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=preprocess_logits, callbacks=cbs,
-        fresh_params=fresh_params, head_lr=head_lr)
+        fresh_params=fresh_params, head_lr=head_lr, adversary=EmbeddingAdversary.from_config(cfg.train))

@@ -1,0 +1,143 @@
+"""Parameter-efficient tuning with the PEFT library: `train.method: lora | ia3`.
+
+The pretrained body is frozen; PEFT adds a small adapter (LoRA's low-rank A·B next to chosen linear layers,
+or IA³'s learned rescaling vectors) and the task head trains in full. The head is listed in PEFT's
+`modules_to_save` — without it a fresh classifier would train but never be saved (peft #310, #2027).
+
+A finished run keeps the run-directory contract unchanged: the adapter (plus the head) goes to
+RUN/adapter/ (adapter_model.safetensors + adapter_config.json, loadable with `PeftModel.from_pretrained`)
+and the adapter merged into the backbone is saved as the run's normal weights, so predict, evaluate,
+export and serve load a PEFT run exactly like a fully fine-tuned one, at the same inference cost.
+
+prefix and prompt tuning are refused in `config.validate` (see `UNMERGEABLE`): their virtual tokens are
+extra inputs, not weights, so they cannot be merged into a plain model that every later stage loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Config
+from ..errors import TuneforgeError
+
+PEFT_METHODS = ("lora", "ia3")
+ADAPTER_DIR = "adapter"  # RUN/adapter/: adapter_model.safetensors + adapter_config.json
+# Body (= adapter) learning rate when train.learning_rate is unset. Only ~1% of the weights move and LoRA's B
+# starts at zero, so the full-fine-tuning rate (1e-4) leaves the adapter nearly idle in 3 epochs. Starting
+# points from the papers, NOT yet measured here: LoRA (Hu et al. 2021) used 4e-4..5e-4 on RoBERTa-base GLUE
+# over 30-80 epochs, so fewer epochs want more; IA3 (T-Few, Liu et al. 2022) used 3e-3. To choose on
+# validation: benchmarks/peft_polarity.py --arms full lora --lora-lrs 5e-4 2e-3 (polarity, minilm-l6).
+DEFAULT_LEARNING_RATES = {"lora": 1e-3, "ia3": 3e-3}
+
+
+def is_peft(cfg: Config) -> bool:
+    return cfg.train.method in PEFT_METHODS
+
+
+def default_learning_rate(method: str, task_default: float) -> float:
+    return DEFAULT_LEARNING_RATES.get(method, task_default)
+
+
+def default_target_modules(method: str, model_type: str) -> list[str]:
+    """PEFT's own per-architecture defaults (BERT: LoRA on query,value; IA³ on key,value,output.dense)."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as IA3
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as LORA
+    table = LORA if method == "lora" else IA3
+    if model_type not in table:
+        raise TuneforgeError(f"PEFT has no default target modules for `{model_type}` backbones",
+                             where="peft.target_modules",
+                             fix="name the linear layers to adapt, e.g. peft.target_modules=[q_proj,v_proj] "
+                                 "(print the model to see their names)")
+    return list(table[model_type])
+
+
+def _head_modules(model, cfg: Config) -> list[str]:
+    """Modules that must train in full and be saved with the adapter: the classifier always, and a
+    pooler that tuneforge initialised itself (identity, for checkpoints that ship none) — a pretrained
+    pooler stays frozen like the rest of the body."""
+    import torch
+    heads = ["classifier"]
+    dense = getattr(getattr(model.base_model, "pooler", None), "dense", None)
+    if cfg.task == "text-classification" and cfg.train.pooling == "cls" and dense is not None:
+        w = dense.weight
+        # exactly the identity/zero start of TextClassificationTask.build_model: no pretrained pooler is
+        if torch.equal(w, torch.eye(w.shape[0], dtype=w.dtype)) and not dense.bias.any():
+            heads.append("pooler")
+    return heads
+
+
+def peft_config_for(model, cfg: Config):
+    """The PEFT config object for `cfg`; resolves peft.target_modules into cfg so the saved config shows it."""
+    from peft import IA3Config, LoraConfig, TaskType
+    p, method = cfg.peft, cfg.train.method
+    if p.target_modules is None:
+        p.target_modules = default_target_modules(method, model.config.model_type)
+    task_type = TaskType.SEQ_CLS if cfg.task == "text-classification" else TaskType.TOKEN_CLS
+    heads = _head_modules(model, cfg)
+    if method == "lora":
+        return LoraConfig(task_type=task_type, r=p.r, lora_alpha=p.alpha, lora_dropout=p.dropout,
+                          target_modules=list(p.target_modules), modules_to_save=heads)
+    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FF
+    # IA³ scales a feed-forward layer's input, other layers' output; PEFT knows which are which per backbone
+    ff = [m for m in FF.get(model.config.model_type, []) if m in p.target_modules]
+    return IA3Config(task_type=task_type, target_modules=list(p.target_modules), feedforward_modules=ff,
+                     modules_to_save=heads)
+
+
+def _original_name(name: str) -> str:
+    """'base_model.model.classifier.modules_to_save.default.weight' -> 'classifier.weight'."""
+    name = name.removeprefix("base_model.model.")
+    return name.replace(".modules_to_save.default.", ".").replace(".original_module.", ".")
+
+
+def wrap_model(model, fresh: set[str], cfg: Config):
+    """Freeze the body, add the adapter, keep the head trainable. Returns (peft model, names of its fresh
+    parameters) so the optimizer still gives the head train.head_learning_rate and the adapter
+    train.learning_rate."""
+    from peft import get_peft_model
+    peft_model = get_peft_model(model, peft_config_for(model, cfg))
+    # PEFT freezes every base weight, the word embeddings included: record it, so the saved config and
+    # the card say what happened (build_model's own freeze is then a no-op, never a conflict).
+    cfg.train.freeze_embeddings = True
+    names = {n for n, p in peft_model.named_parameters() if p.requires_grad and _original_name(n) in fresh}
+    missing = set(fresh) - {_original_name(n) for n in names}
+    if missing:  # the known trap: a fresh head that does not train would stay random
+        raise TuneforgeError(f"PEFT left the task head frozen ({', '.join(sorted(missing))})",
+                             where="train.method", fix="use train.method=full for this backbone")
+    return peft_model, names
+
+
+def count_trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def save_adapter_and_merge(peft_model, out: Path):
+    """Write RUN/adapter/ (adapter + head), then return the backbone with the adapter merged in: the model
+    that becomes the run's normal weights."""
+    peft_model.save_pretrained(str(Path(out) / ADAPTER_DIR))
+    merged = peft_model.merge_and_unload()
+    for p in merged.parameters():
+        p.requires_grad_(False)
+    return merged
+
+
+def load_adapter_model(run_dir: str | Path):
+    """Rebuild a PEFT run as base backbone + saved adapter (not the merged weights): for checking a run,
+    or for serving several adapters over one backbone."""
+    import json
+
+    from peft import PeftModel
+
+    from ..backbones.registry import resolve_backbone
+    from ..config import load_config
+    from ..tasks.base import get_task
+    run_dir = Path(run_dir)
+    if not (run_dir / ADAPTER_DIR / "adapter_config.json").is_file():
+        raise TuneforgeError(f"{run_dir} holds no PEFT adapter", where=str(run_dir / ADAPTER_DIR),
+                             fix="train with train.method=lora or ia3, or load the run with tuneforge.rundir.load_run")
+    cfg = load_config(run_dir / "config.yaml")
+    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
+    base, _ = get_task(cfg.task).build_model(resolve_backbone(cfg.backbone), labels, cfg)
+    model = PeftModel.from_pretrained(base, str(run_dir / ADAPTER_DIR))
+    model.eval()
+    return model
