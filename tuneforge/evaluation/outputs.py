@@ -23,7 +23,7 @@ def headline(task_name: str, metrics: dict) -> dict:
 
 def majority_baseline(task_name: str, train, test) -> dict | None:
     """What always answering the most common training label scores on test: the floor to beat."""
-    if task_name != "text-classification" or not test:
+    if task_name not in ("text-classification", "image-classification") or not test:
         return None
     from collections import Counter
     top = Counter(e.label for e in train).most_common(1)[0][0]
@@ -56,10 +56,17 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
             title = "Test confusion (entity type per word)" if cfg.task == "token-classification" else "Test confusion"
             confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
             write_predictions(out / "test_predictions.jsonl", res["predictions"])
+            if hasattr(task, "write_test_outputs"):  # task-specific extras (images: worst_mistakes.png)
+                task.write_test_outputs(out, res)
     base = majority_baseline(cfg.task, splits.train, splits.test)
     if base:
         metrics["baseline_majority"] = base
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
+    # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.
+    from ..monitor.drift import write_reference
+    if cfg.task != "image-classification":  # the drift reference measures texts (lengths, chars)
+        write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
+                                                                 cfg.train.eval_batch_size, bf16), splits)
     write_json(out / "log_history.json", log_history)
     (out / "report.txt").write_text("\n".join(sections) + "\n", encoding="utf-8")
     write_card(out, cfg, labels, data_report, metrics)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,8 @@ class ServeOptions:
     max_texts: int = 64
     max_chars: int = 2000
     poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
+    alerts: str | None = None  # alert rules YAML (tuneforge/monitor/alerts.py)
+    monitor_s: float = 60.0  # how often drift gauges and alert rules are evaluated; 0: only on demand
 
 
 class PredictRequest(BaseModel):
@@ -58,6 +60,11 @@ class PredictResponse(BaseModel):
     model: str
     version: int
     predictions: list[dict]
+
+
+class ErrorMessage(BaseModel):
+    detail: str = Field(description="what is wrong and how to fix it")
+    errors: list[dict] | None = Field(None, description="for a malformed body: every validation error")
 
 
 class PromoteRequest(BaseModel):
@@ -94,6 +101,7 @@ class ServeState:
         self._lock: asyncio.Lock | None = None
         self._background: set[asyncio.Task] = set()
         self._poller: asyncio.Task | None = None
+        self.monitor = None  # tuneforge.monitor.service.ServerMonitor, set by create_app
 
     # ------------------------------------------------------------------ model loading
     async def _load(self, name: str, version: int) -> Loaded:
@@ -179,9 +187,13 @@ class ServeState:
             log.exception("initial registry load failed")
         if self.opts.poll_s > 0:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
+        if self.monitor:
+            self.monitor.start()
 
     async def shutdown(self) -> None:
         # uvicorn has already drained the HTTP requests in flight; finish shadow copies, then the batchers.
+        if self.monitor:
+            await self.monitor.stop()
         if self._poller:
             self._poller.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -202,7 +214,7 @@ class ServeState:
         rows = []
         for text, pred, rid in zip(texts, preds, ids):
             label, conf = summarize(pred)
-            rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf, text_sha256(text)))
+            rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf, text_sha256(text), len(text)))
         self.requestlog.record(rows)
         self.metrics.log_dropped.set(self.requestlog.dropped)
 
@@ -313,10 +325,15 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
         yield
         await state.shutdown()
 
+    # Every 4xx body is {"detail": "<message>"}: documented once for all routes, replacing FastAPI's default
+    # 422 schema (detail: a list), which this server's own validation handler does not send.
     app = FastAPI(title="tuneforge", version=__version__, lifespan=lifespan,
+                  responses={"4XX": {"model": ErrorMessage, "description": "the request cannot be answered: why"}},
                   description="Predictions from registered tuneforge models, with A/B splits and shadow traffic.")
     app.state.serve = state
     admin = Depends(_admin_guard(opts.api_key_env))
+    from ..monitor.service import attach
+    state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
 
     app.add_middleware(BodyLimit, max_body=max_body)
 
@@ -355,7 +372,7 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
                 "broken": state.broken}
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)  # documented as text/plain, which it is
     async def metrics():
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

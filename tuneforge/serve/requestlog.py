@@ -1,7 +1,7 @@
 """The request log: one row per served text, written off the request path.
 
-Inputs are stored only as sha256 of the text, never the text itself. The A/B report reads this table;
-monitoring (drift, alerts) will extend it. Rows are queued by the server and written by one thread in
+Inputs are stored only as sha256 of the text and its length in characters, never the text itself. The
+A/B report and monitoring (drift, alerts: tuneforge/monitor) read this table. Rows are queued by the server and written by one thread in
 batches, one transaction per batch, so a request never waits on the database.
 """
 
@@ -24,7 +24,11 @@ SCHEMA = (
         input_sha256 TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS request_log_name_ts ON request_log (name, ts)",
 )
-COLUMNS = ("ts", "request_id", "name", "version", "shadow", "latency_ms", "label", "confidence", "input_sha256")
+# Columns added after the first release: (name, type). ensure_schema adds any an older database lacks;
+# rows written before then read back as NULL (None).
+ADDED_COLUMNS = (("input_chars", "INTEGER"),)  # input length in characters: drift of the input distribution
+COLUMNS = ("ts", "request_id", "name", "version", "shadow", "latency_ms", "label", "confidence", "input_sha256",
+           *(c for c, _ in ADDED_COLUMNS))
 
 
 @dataclass
@@ -38,6 +42,7 @@ class LogRow:
     label: str | None
     confidence: float | None
     input_sha256: str
+    input_chars: int | None = None  # None: a row logged before this column existed
 
 
 def text_sha256(text: str) -> str:
@@ -60,6 +65,16 @@ def ensure_schema(db: Database) -> None:
     with db.transaction(lock="tuneforge-schema") as tx:
         for ddl in SCHEMA:
             tx.execute(ddl)
+        # Migration of a database made by an older tuneforge: under the schema lock, so two replicas
+        # starting at once do not both add the column. (CREATE TABLE above already has none of them.)
+        if db.url.startswith("sqlite"):
+            have = {r[1] for r in tx.execute("PRAGMA table_info(request_log)")}
+        else:
+            have = {r[0] for r in tx.execute("SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = 'request_log' AND table_schema = current_schema()")}
+        for col, typ in ADDED_COLUMNS:
+            if col not in have:
+                tx.execute(f"ALTER TABLE request_log ADD COLUMN {col} {typ}")
 
 
 class RequestLog:
