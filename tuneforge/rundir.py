@@ -26,8 +26,6 @@ class LoadedRun:
 
 
 def load_run(path: str | Path) -> LoadedRun:
-    from transformers import AutoTokenizer
-
     from .tasks.base import get_task, use_bf16
 
     path = Path(path)
@@ -40,6 +38,6 @@ def load_run(path: str | Path) -> LoadedRun:
     task = get_task(cfg.task)
     model = task.model_class.from_pretrained(str(path))
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    tokenizer = task.load_processor(str(path))  # a tokenizer; for images an ImageProcessor
     return LoadedRun(path, cfg, labels, model, tokenizer, task, use_bf16(cfg))
 

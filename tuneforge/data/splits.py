@@ -47,6 +47,10 @@ def key_of(ex) -> str:
 
 def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
     skip = cfg.data.bad_rows == "skip"
+    if cfg.task == "image-classification":  # a folder per class, a (path, label) table, or IDX files
+        from .images import read_images
+        return read_images(path, cfg.image.size, cfg.data.format, cfg.image.path_column, cfg.data.label_column,
+                           cfg.image.class_names, cfg.data.encoding, skip_bad=skip)
     if cfg.task == "token-classification":
         return read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
     return read_classification(Path(path), cfg.data.format, cfg.data.text_column, cfg.data.label_column,
@@ -136,7 +140,7 @@ def load_splits(cfg: Config) -> Splits:
         # _split returns (kept, held-out); the held-out part of the rest is the test share
         val, test = _split(rest, share_test / rest_share if rest_share else 0, seed) if rest else ([], [])
         notes.append(f"split {d.train} {d.split[0]:.0%}/{share_val:.0%}/{share_test:.0%} (seed {seed}, "
-                     f"{'stratified' if cfg.task == 'text-classification' else 'random'})")
+                     f"{'random' if cfg.task == 'token-classification' else 'stratified'})")
     elif val is None:
         train, val = _split(train, share_val / (share_val + d.split[0]), seed)
         notes.append(f"validation carved out of {d.train} ({len(val)} examples, seed {seed})")
@@ -179,7 +183,7 @@ def check_labels(cfg: Config, splits: Splits) -> None:
         raise TuneforgeError("no training examples left after cleaning and splitting", where=cfg.data.train,
                              fix="add labeled rows")
     known = labels_in(splits.train)
-    if cfg.task == "text-classification" and len(known) < 2:
+    if cfg.task in ("text-classification", "image-classification") and len(known) < 2:
         raise TuneforgeError(f"training data has only one label ({', '.join(known) or 'none'})",
                              where=cfg.data.train, fix="a classifier needs at least two labels")
     if cfg.task == "token-classification" and not known:

@@ -61,3 +61,25 @@ def learning_curve_png(log_history: list[dict], metric: str, path: Path) -> None
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def mistakes_grid_png(mistakes: list, path: Path, title: str = "Most confident test mistakes") -> None:
+    """A grid of (image example, predicted label, confidence), most confident first: where the model is
+    surely wrong is where label noise and look-alike classes show."""
+    n = len(mistakes)
+    cols = min(5, max(1, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.6 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (ex, predicted, conf) in zip(axes.flat, mistakes):
+        px = np.asarray(ex.pixels)
+        ax.imshow(px[0] if px.shape[0] == 1 else px.transpose(1, 2, 0), cmap="gray" if px.shape[0] == 1 else None,
+                  vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"true {ex.label}\npred {predicted} ({conf:.0%})", fontsize=8, color="tab:red")
+    if not n:
+        axes.flat[0].text(0.5, 0.5, "no mistakes on the test set", ha="center", va="center")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

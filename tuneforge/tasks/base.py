@@ -26,6 +26,8 @@ def register_task(name: str):
 
 def get_task(name: str) -> "Task":
     from . import text_classification, token_classification  # noqa: F401  (registration side effect)
+    if name == "image-classification":  # imported only when asked for: text runs never load the image stack
+        from . import image_classification  # noqa: F401
     return TASK_REGISTRY[name]()
 
 
@@ -67,6 +69,11 @@ class Task:
     defaults: TaskDefaults
 
     # -- model ---------------------------------------------------------------------------------
+    def load_processor(self, path: str):
+        """What turns inputs into features, from a backbone or run directory: a tokenizer for text."""
+        from transformers import AutoTokenizer
+        return AutoTokenizer.from_pretrained(path)
+
     def build_model(self, backbone_path: str, labels: list[str], cfg: Config):
         """Load the body, add a fresh head for `labels`, apply num_layers / dropout / embedding freeze.
 
