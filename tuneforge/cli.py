@@ -477,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=cmd_distill)
+
+    s = sub.add_parser("app", help="ready applications: support assistant, sentiment-risk monitor, recommender")
+    from tuneforge.apps import register_all
+    register_all(s.add_subparsers(dest="app", required=True))
     return p
 
 
