@@ -272,7 +272,8 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path, tiny_runs):
     Registry(root).add("sentiment", tiny_runs[0], stage="production")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # --max-wait-ms 4000: a lone request waits 4 s in the batcher for company, so it is surely in flight
+    # --max-wait-ms 4000: after a batch of two, a lone request waits 4 s in the batcher for company, so it is
+    # surely in flight
     proc = subprocess.Popen([sys.executable, "-m", "tuneforge.cli", "serve", "--registry", str(root), "--port",
                              str(port), "--max-wait-ms", "4000", "--poll-s", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -286,6 +287,8 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path, tiny_runs):
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stdout.read()
             time.sleep(0.1)
+        first = httpx.post(url + "/v1/models/sentiment/predict", json={"texts": ["a warm-up", "of two texts"]})
+        assert first.status_code == 200
         answer = {}
         t = threading.Thread(target=lambda: answer.update(r=httpx.post(
             url + "/v1/models/sentiment/predict", json={"texts": ["the plot was awful"]}, timeout=120)))
@@ -303,7 +306,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path, tiny_runs):
         with pytest.raises(httpx.TransportError):  # and it is gone
             httpx.get(url + "/healthz", timeout=2)
         # the request log was flushed on the way out
-        assert len(read_rows(open_database(root / "registry.db"), "sentiment")) == 1
+        assert len(read_rows(open_database(root / "registry.db"), "sentiment")) == 3
     finally:
         if proc.poll() is None:
             proc.kill()

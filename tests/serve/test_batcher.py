@@ -109,3 +109,24 @@ def test_stop_answers_everything_already_queued(backend):
         return [p.result() for p in pending]
 
     assert len(run(main())) == 10
+
+
+def test_a_lone_request_pays_no_wait_but_one_after_a_busy_batch_waits_for_company(backend):
+    sizes = []
+
+    async def main():
+        b = Batcher(backend.predict, max_batch=4, max_wait_ms=10_000, observe_batch=sizes.append)
+        b.start()
+        # an idle server: two lone callers one after the other, each answered without the 10 s wait
+        for t in texts(2):
+            await asyncio.wait_for(b.submit([t]), 5)
+        # four at once make a batch of four; after it, a request waits for the three that follow it
+        await asyncio.gather(*(b.submit([t]) for t in texts(4)))
+        first = asyncio.ensure_future(b.submit(["the plot was good"]))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(b.submit([t])) for t in texts(3)]
+        await asyncio.wait_for(asyncio.gather(first, *rest), 60)
+        await b.stop()
+
+    run(main())
+    assert sizes == [1, 1, 4, 4]

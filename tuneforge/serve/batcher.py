@@ -3,7 +3,9 @@
 Requests wait in a queue on the event loop. A collector on the event loop takes the first waiting request, then
 more until `max_batch` texts or `max_wait_ms` have passed, and hands the batch to the version's own
 worker thread. While that thread computes, new requests pile up, so the next batch is larger: batch size
-follows load by itself, and `max_wait_ms` only bounds what a lone request pays for the chance of company.
+follows load by itself. `max_wait_ms` bounds what a request that finds the queue empty after a busy batch pays
+for the chance of company; a request after a batch of one (a lone caller, an idle server) or one with others
+already queued behind it pays no wait at all.
 
 Within a batch, texts are sorted by length and cut into sub-batches, so each sub-batch pads only to its
 own longest item (padding a 5-word sentence to a 60-word neighbour wastes most of the compute).
@@ -29,6 +31,7 @@ class Batcher:
         self.sub_batch = max(1, sub_batch)
         self.observe_batch, self.set_depth = observe_batch, set_depth
         self.depth = 0  # texts waiting, not yet taken into a batch
+        self._last_batch = 1  # texts in the previous batch: 1 means low load, so the next one goes without waiting
         self._task: asyncio.Task | None = None
         # One thread per version: predictions of one version never overlap, and the event loop never blocks.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{name}")
@@ -77,7 +80,11 @@ class Batcher:
                 continue
             batch = [self._items.popleft()]
             n = len(batch[0][0])
-            deadline = loop.time() + self.max_wait
+            # Waiting for company only pays when company is coming but not here yet: after a busy batch (the
+            # previous one had company) with nobody queued behind this request. Requests that queued while
+            # the worker computed go at once: holding them back would idle the worker.
+            lone = not self._items
+            deadline = loop.time() + (self.max_wait if self._last_batch > 1 and lone else 0.0)
             while n < self.max_batch:
                 if not self._items:
                     remaining = deadline - loop.time()
@@ -92,6 +99,7 @@ class Batcher:
             self.depth -= n
             self.set_depth(self.depth)
             texts = [t for item, _ in batch for t in item]
+            self._last_batch = len(texts)
             self.observe_batch(len(texts))
             try:
                 preds = await loop.run_in_executor(self._pool, self._predict_sorted, texts)

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import astuple, dataclass
 
 from .db import Database
@@ -78,8 +79,8 @@ def ensure_schema(db: Database) -> None:
 
 
 class RequestLog:
-    def __init__(self, db: Database, max_queue: int = 100_000):
-        self.db = db
+    def __init__(self, db: Database, max_queue: int = 100_000, batch_s: float = 0.2):
+        self.db, self.batch_s = db, batch_s
         ensure_schema(db)
         # Bounded: if the database stalls, the server drops log rows (counted) rather than memory growing.
         self._q: queue.Queue = queue.Queue(maxsize=max_queue)
@@ -110,17 +111,21 @@ class RequestLog:
         while True:
             item = self._q.get()
             batch, waiters, stop = [], [], False
-            while True:  # take whatever else is already queued: one transaction for all of it
+            # Rows that arrive within `batch_s` of the first share one transaction: each commit costs an fsync
+            # (and, with no other connection open, a WAL checkpoint), which under load would take more of
+            # the machine than the rows themselves. A flush or close writes at once.
+            until = time.monotonic() + self.batch_s
+            while True:
                 if item is None:
                     stop = True
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
                     batch.append(item)
-                if len(batch) >= 1000:
+                if len(batch) >= 1000 or waiters or stop:
                     break
                 try:
-                    item = self._q.get_nowait()
+                    item = self._q.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
             if batch:
