@@ -132,8 +132,6 @@ def test_linear_probe_trains_only_the_head_and_keeps_batchnorm(tiny_effnet, tmp_
     assert not bn.training and torch.equal(bn.running_mean, before)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6, open: random_resized_crop at min_scale=1.0 does not return the "
-                   "image unchanged (rows are resampled off by a fraction of a pixel)")
 def test_augmentation_only_in_training_mode(tiny_effnet):
     model = EfficientNetLiteForImageClassification.from_pretrained(str(tiny_effnet))
     x = torch.randint(0, 255, (3, 1, 20, 20), dtype=torch.uint8)  # grayscale, smaller than the input size

@@ -69,9 +69,13 @@ def random_resized_crop(x: torch.Tensor, size: int, min_scale: float, flip: bool
     b = x.shape[0]
     dev = x.device
     area = torch.empty(b, device=dev).uniform_(min_scale, 1.0)
-    log_r = torch.empty(b, device=dev).uniform_(math.log(3 / 4), math.log(4 / 3))
-    w = (area * log_r.exp()).sqrt().clamp(max=1.0)  # crop width as a share of the image width
-    h = (area / log_r.exp()).sqrt().clamp(max=1.0)
+    # Aspect ratio r in [3/4, 4/3], narrowed to [area, 1/area] so that the crop fits (w, h <= 1) and keeps its
+    # area: clamping a crop that does not fit would shrink it, and at min_scale=1 no crop would be the image.
+    lo = torch.clamp(area.log(), min=math.log(3 / 4))
+    hi = torch.clamp(-area.log(), max=math.log(4 / 3))
+    log_r = lo + (hi - lo) * torch.rand(b, device=dev)
+    w = (area * log_r.exp()).sqrt()  # crop width as a share of the image width
+    h = (area / log_r.exp()).sqrt()
     cx = (torch.rand(b, device=dev) * 2 - 1) * (1 - w)  # centre, in [-1, 1] coordinates, crop inside
     cy = (torch.rand(b, device=dev) * 2 - 1) * (1 - h)
     sx = torch.where(torch.rand(b, device=dev) < 0.5, -w, w) if flip else w
