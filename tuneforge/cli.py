@@ -161,6 +161,7 @@ def cmd_models(a) -> int:
 def cmd_datasets(a) -> int:
     from .data.datasets_fetch import list_datasets, prepare
     from .data.fashion_mnist import DESCRIPTION, NAME as FMNIST, prepare_fashion_mnist  # a Debian package
+    from .apps.support import chatterbot  # noqa: F401  registers chatterbot-faq, the assistant's real FAQ
     names = a.names or ([] if a.list else [d.name for d in list_datasets()])
     if a.list or not names:
         for d in list_datasets():
@@ -241,6 +242,13 @@ def cmd_monitor(a) -> int:
     if a.output:
         files = write_report(rep, a.output)
         print(f"wrote {', '.join(f.name for f in files)} to {a.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_dashboard(a) -> int:
+    from .dashboard.app import serve_dashboard
+    serve_dashboard(a.runs, registry=a.registry, monitor_db=a.monitor_db, db_url=a.db_url, host=a.host, port=a.port,
+                    log_level=a.log_level)
     return 0
 
 
@@ -477,6 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=cmd_distill)
+
+    s = sub.add_parser("dashboard", help="web dashboard for runs (and a registry, a monitor database) without "
+                                         "serving models; `tuneforge serve` shows the same pages at /")
+    s.add_argument("--runs", required=True, help="a run directory or a directory holding runs (searched 4 levels deep)")
+    s.add_argument("--registry", help="registry directory: versions, stages, A/B split, drift of logged requests")
+    s.add_argument("--db-url", help="postgresql://... when the registry's metadata is in PostgreSQL")
+    s.add_argument("--monitor-db", help="the sentiment monitor's database (tuneforge app monitor): trends and alerts")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_dashboard)
 
     s = sub.add_parser("app", help="ready applications: support assistant, sentiment-risk monitor, recommender")
     from tuneforge.apps import register_all

@@ -1,0 +1,78 @@
+"""Synthetic timestamped streams with known surges, a tiny trained sentiment run, a real webhook receiver,
+and a real uvicorn server for the monitor's HTTP ingest."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor.conftest import Receiver  # noqa: F401  (tests/monitor's webhook receiver on loopback)
+from serve.conftest import NEG, POS, train_tiny
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()
+HOUR = 3600.0
+
+
+def stream(hours: int, per_hour: int = 40, base: float = 0.3, surges=(), topics=("payments", "app"),
+           seed: int = 0) -> list[dict]:
+    """Items with a label: per topic and hour `per_hour` texts, negative with probability `base`, or `q`
+    inside a surge (topic, first hour, last hour + 1, q)."""
+    rng = random.Random(seed)
+    out = []
+    for h in range(hours):
+        for topic in topics:
+            p = next((q for t, a, b, q in surges if t == topic and a <= h < b), base)
+            for i in range(per_hour):
+                neg = rng.random() < p
+                ts = T0 + h * HOUR + rng.uniform(0, HOUR - 1)
+                out.append({"time": datetime.fromtimestamp(ts, timezone.utc).isoformat() if i % 2 else ts,
+                            "text": f"the {topic} was {rng.choice(NEG if neg else POS)} {h} {i}",
+                            "topic": topic, "label": "negative" if neg else "positive"})
+    return out
+
+
+def write_jsonl(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(x) + "\n" for x in items), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sentiment_run(tmp_path_factory, tiny_bert) -> Path:
+    """A tiny run (labels neg/pos) that learns the sentiment words of serve.conftest's reviews."""
+    return train_tiny(tmp_path_factory.mktemp("monitor-app"), tiny_bert, seed=1, epochs=3)
+
+
+class AppServer:
+    """A FastAPI app under a real uvicorn on an already-bound loopback socket, in a thread."""
+
+    def __init__(self, app):
+        import uvicorn
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "AppServer":
+        self.thread.start()
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()

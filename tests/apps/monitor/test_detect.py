@@ -1,0 +1,63 @@
+"""Both detectors on synthetic streams: a surge is caught at (or right after) its start, a flat stream raises
+nothing, windows below the minimum count never alarm, and one surge gives one alert."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tuneforge.apps.monitor.detect import DetectorOptions, Window, detect
+from tuneforge.errors import TuneforgeError
+
+H = 3600.0
+
+
+def series(hours: int, n: int = 60, p: float = 0.3, surge=None, seed: int = 0) -> list[Window]:
+    rng = random.Random(seed)
+    out = []
+    for h in range(hours):
+        q = surge[2] if surge and surge[0] <= h < surge[1] else p
+        out.append(Window(h * H, n, sum(rng.random() < q for _ in range(n))))
+    return out
+
+
+@pytest.mark.parametrize("method, q, max_delay", [("zscore", 0.65, 0), ("ewma", 0.65, 1), ("ewma", 0.5, 3)])
+def test_surge_is_caught(method, q, max_delay):
+    alarms = detect(series(24 * 10, surge=(150, 156, q), seed=3), DetectorOptions(method=method), H)
+    assert len(alarms) == 1, alarms  # one surge, one alert (the cooldown covers the rest of it)
+    a = alarms[0]
+    assert 150 <= a.start / H <= 150 + max_delay and a.share > a.baseline + 0.1 and 0.2 < a.baseline < 0.4
+
+
+@pytest.mark.parametrize("method", ["zscore", "ewma"])
+def test_flat_stream_raises_nothing(method):
+    # three fortnights of hourly windows, 60 texts each, 30 % negative throughout. The z-score at its default
+    # 3.5 sigma judges each window alone and meets a 33-of-60 hour (p ~ 1e-4) once here: at most one false
+    # alarm in six weeks is what it promises (the target is at most one a month); the smoothed EWMA, none.
+    alarms = [a for seed in range(3) for a in detect(series(24 * 14, seed=seed), DetectorOptions(method=method), H)]
+    assert len(alarms) <= (1 if method == "zscore" else 0), alarms
+
+
+@pytest.mark.parametrize("method", ["zscore", "ewma"])
+def test_tiny_windows_never_alarm(method):
+    s = series(24 * 5, seed=1)
+    s[100] = Window(100 * H, 4, 4)  # every text negative, but only four of them
+    assert detect(s, DetectorOptions(method=method, min_count=20), H) == []
+    s[100] = Window(100 * H, 40, 36)  # the same share on enough texts
+    assert [a.start / H for a in detect(s, DetectorOptions(method=method, min_count=20), H)] == [100]
+
+
+def test_lasting_shift_becomes_the_new_normal():
+    alarms = detect(series(24 * 12, surge=(100, 10_000, 0.6), seed=2), DetectorOptions(method="zscore"), H)
+    # alerts while the new level is news; none once the baseline (48 windows) has learned it
+    assert alarms and alarms[0].start / H == 100 and max(a.start for a in alarms) / H < 100 + 48 + 7
+
+
+@pytest.mark.parametrize("kw, key", [({"method": "cusum"}, "--method"), ({"threshold": 0}, "--threshold"),
+                                     ({"min_count": 0}, "--min-count"), ({"lam": 1.5}, "--lam"),
+                                     ({"warmup": 60, "baseline": 48}, "--warmup"), ({"cooldown": -1}, "--cooldown")])
+def test_bad_options(kw, key):
+    with pytest.raises(TuneforgeError) as e:
+        DetectorOptions(**kw).validate()
+    assert e.value.where == key and e.value.fix
