@@ -28,6 +28,16 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   fi
 fi
 [ -d /usr/share/datasets/fashion-mnist ] && .venv/bin/tuneforge datasets fashion-mnist
+# Chromium (Debian's) for the dashboard's browser test, driven by Playwright for Python; never `playwright install`,
+# which downloads a browser build from a CDN.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+      || echo "note: could not install chromium; the dashboard browser test (tests/dashboard/test_browser.py) will skip" >&2
+  else
+    echo "note: for the dashboard browser test run: sudo apt-get install chromium" >&2
+  fi
+fi
 
 if [ "${TUNEFORGE_SKIP_MAIN_JOB:-0}" != "1" ]; then
   .venv/bin/tuneforge train examples/polarity-en.yaml --overwrite

@@ -334,6 +334,8 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
     admin = Depends(_admin_guard(opts.api_key_env))
     from ..monitor.service import attach
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
+    from ..dashboard.app import attach as attach_dashboard
+    attach_dashboard(app, state)  # the web dashboard at / (tuneforge/dashboard)
 
     app.add_middleware(BodyLimit, max_body=max_body)
 

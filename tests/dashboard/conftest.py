@@ -1,0 +1,110 @@
+"""Tiny trained runs (two sentiment runs, one Chinese NER run), a registry holding the sentiment runs with
+an A/B split, and a real uvicorn server on a loopback port for any ASGI app."""
+
+from __future__ import annotations
+
+import csv
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+
+
+def _train(out: Path, backbone: Path, task: str, data: Path, seed: int, epochs: float) -> Path:
+    from tuneforge.config import load_config
+    from tuneforge.train.run import train
+    cfg = {"task": task, "backbone": str(backbone), "output_dir": str(out), "data": {"train": str(data)},
+           "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+                     "dropout": 0.0, "max_length": 32, "seed": seed, "early_stopping_patience": 0,
+                     "evals_per_epoch": 1, "logging_steps": 5, "bf16": "false",
+                     "freeze_embeddings": False}}  # random embeddings: freezing them only handicaps
+    p = data.parent / f"{out.name}.yaml"
+    p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return train(load_config(p), progress=False)
+
+
+def write_reviews(path: Path, n: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
+                        lab])
+    return path
+
+
+def write_ner(path: Path, n: int, seed: int) -> Path:
+    """Character-level BMES sentences: a person before 在, a place after it."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        per, loc = rng.choice(["张三", "李四"]), rng.choice(["北京", "上海", "中国"])
+        chars = list(per) + ["在"] + list(loc) + list("的公司")
+        tags = ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O", "O"]
+        lines += [f"{c} {t}" for c, t in zip(chars, tags)] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory, tiny_bert) -> Path:
+    """runs/sentiment-v1 (learns well), runs/sentiment-v2 (less), runs/ner/people-places (Chinese NER)."""
+    base = tmp_path_factory.mktemp("dash")
+    data, runs = base / "data", base / "runs"
+    data.mkdir()
+    _train(runs / "sentiment-v1", tiny_bert, "text-classification", write_reviews(data / "r1.csv", 120, 1), 1, 3)
+    _train(runs / "sentiment-v2", tiny_bert, "text-classification", write_reviews(data / "r2.csv", 120, 2), 2, 1)
+    _train(runs / "ner" / "people-places", tiny_bert, "token-classification", write_ner(data / "ner.txt", 50, 3), 3, 4)
+    return runs
+
+
+@pytest.fixture(scope="session")
+def registry_dir(runs_dir, tmp_path_factory) -> Path:
+    """sentiment: v1 production, v2 staging, split 80/20 between them."""
+    from tuneforge.serve.registry import Registry
+    root = tmp_path_factory.mktemp("registry")
+    reg = Registry(root)
+    reg.add("sentiment", runs_dir / "sentiment-v1", stage="production")
+    reg.add("sentiment", runs_dir / "sentiment-v2", stage="staging")
+    reg.set_traffic("sentiment", {"1": 80, "2": 20})
+    return root
+
+
+class Server:
+    """A real uvicorn server on an already-bound loopback socket (no port race), in a thread."""
+
+    def __init__(self, app, ready_path: str = "/healthz"):
+        import uvicorn
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.ready_path = ready_path
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=120))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "Server":
+        self.thread.start()
+        deadline = time.time() + 300  # loading models takes seconds; on a machine busy with other work, more
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=5).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()

@@ -1,0 +1,168 @@
+"""The dashboard's JSON endpoints (`/api/...`) and its page (`/`), as one FastAPI router.
+
+The same router serves `tuneforge dashboard` (runs, optionally a registry and a monitor database) and
+`tuneforge serve` (where the registry is the server's own and the live split is what it really serves).
+Blocking work (reading files, SQLite, loading a model) runs in plain `def` endpoints, which FastAPI
+runs in its thread pool, so the server's event loop and micro-batchers are never held up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from urllib.parse import quote
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import runs as runlib
+from . import sources
+
+STATIC = Path(__file__).parent / "static"
+MAX_TEXTS, MAX_CHARS = 16, 2000  # the playground sends one text at a time; these bound a hand-made request
+MAX_IMAGES, MAX_IMAGE_BYTES = 4, 4 * 1024 * 1024
+KEEP_LOADED = 2  # models the playground keeps in memory for runs; the oldest is dropped for a third
+
+
+@dataclass
+class DashboardContext:
+    roots: dict[str, Path]  # run id prefix -> directory searched for finished runs
+    registry: object | None = None  # tuneforge.serve.registry.Registry
+    monitor_db: str | None = None
+    state: object | None = None  # tuneforge.serve.app.ServeState when mounted in `tuneforge serve`
+    _models: OrderedDict = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def predictor(self, run_id: str):
+        path = runlib.resolve(self.roots, run_id)
+        with self._lock:  # one load at a time: two concurrent loads of one model would double the memory
+            if run_id in self._models:
+                self._models.move_to_end(run_id)
+                return self._models[run_id]
+            from ..serve.backends import load_backend  # lazy: torch and transformers
+            model = load_backend(path)
+            self._models[run_id] = model
+            while len(self._models) > KEEP_LOADED:
+                self._models.popitem(last=False)
+            return model
+
+
+class PlaygroundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] | None = Field(None, description="texts for a text or NER run")
+    images: list[str] | None = Field(None, description="base64 images (data: URLs accepted) for an image run")
+
+
+def _task_of(path: Path) -> str | None:
+    import yaml
+    try:
+        return (yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}).get("task")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+
+
+def _decode_image(i: int, data: str) -> bytes:
+    if data.startswith("data:"):
+        data = data.partition(",")[2]
+    if len(data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise HTTPException(413, f"images[{i}] is over {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, f"images[{i}] is not base64 (send the file as a data: URL)") from None
+
+
+def make_router(ctx: DashboardContext) -> APIRouter:
+    r = APIRouter(include_in_schema=False)  # the page's own plumbing, not part of the documented API
+
+    @r.get("/")
+    def index():
+        if not (STATIC / "index.html").is_file():
+            raise HTTPException(503, f"the dashboard's page is not installed ({STATIC}); reinstall tuneforge "
+                                     "with its package data (pip install -e . from a checkout)")
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @r.get("/api/info")
+    def info():
+        return {"mode": "serve" if ctx.state is not None else "dashboard",
+                "runs_roots": {k: str(v) for k, v in ctx.roots.items()},
+                "registry": str(ctx.registry.root) if ctx.registry is not None else None,
+                "monitor_db": ctx.monitor_db}
+
+    @r.get("/api/runs")
+    def list_runs():
+        return {"runs": [runlib.summary(i, p) for i, p in runlib.find_runs(ctx.roots).items()]}
+
+    @r.get("/api/run")
+    def run_detail(id: str = Query(..., description="run id from /api/runs")):
+        return runlib.detail(id, runlib.resolve(ctx.roots, id))
+
+    @r.get("/api/run/plot")
+    def run_plot(id: str, name: str):
+        if name not in runlib.PLOTS:  # only the PNGs training writes: never a path from the request
+            raise HTTPException(404, f"no plot named {name!r}; one of {', '.join(runlib.PLOTS)}")
+        f = runlib.resolve(ctx.roots, id) / name
+        if not f.is_file():
+            raise HTTPException(404, f"run {id!r} has no {name}")
+        return FileResponse(f, media_type="image/png")
+
+    @r.post("/api/run/predict")
+    def run_predict(req: PlaygroundRequest, id: str = Query(...)):
+        path = runlib.resolve(ctx.roots, id)
+        image = _task_of(path) == "image-classification"
+        inputs = req.images if image else req.texts
+        if not inputs:
+            raise HTTPException(422, f"send {'images (base64)' if image else 'texts'}: this run is a "
+                                     f"{'image' if image else 'text'} model")
+        if len(inputs) > (MAX_IMAGES if image else MAX_TEXTS):
+            raise HTTPException(413, f"at most {MAX_IMAGES if image else MAX_TEXTS} inputs per request")
+        if image:
+            inputs = [_decode_image(i, x) for i, x in enumerate(inputs)]
+        else:
+            for i, t in enumerate(inputs):
+                if not t.strip():
+                    raise HTTPException(422, f"texts[{i}] is empty: type something to classify")
+                if len(t) > MAX_CHARS:
+                    raise HTTPException(413, f"texts[{i}] has {len(t)} characters; the limit is {MAX_CHARS}")
+        return {"run": id, "predictions": ctx.predictor(id).predict(inputs)}
+
+    @r.get("/api/registry")
+    def registry():
+        if ctx.registry is None:
+            return {"available": False, "reason": "no registry given (tuneforge dashboard --registry DIR)"}
+        st = ctx.state
+        view = sources.registry_view(ctx.registry, st.routes if st is not None else None,
+                                     set(st.loaded) if st is not None else None)
+        for m in view["models"]:
+            m["requests_24h"] = sources.ab_view(ctx.registry, m["name"])
+        return {"available": True, **view}
+
+    @r.get("/api/monitor")
+    def monitor():
+        return {"trends": sources.monitor_trends(ctx.monitor_db),
+                "drift": sources.drift_view(ctx.registry) if ctx.registry is not None else None}
+
+    @r.get("/api/playground")
+    def playground():
+        """What the playground can send to: models the server serves (its real predict endpoint) and runs."""
+        targets = []
+        if ctx.state is not None:
+            for name in sorted(ctx.state.routes):
+                versions = {mv.version: mv for mv in ctx.registry.list(name)}
+                v = next(iter(sorted(ctx.state.routes[name].versions())), None)
+                task = _task_of(versions[v].path) if v in versions else None
+                if task != "image-classification":  # the predict endpoint takes texts
+                    targets.append({"kind": "served", "id": name, "label": f"{name} (served)", "task": task,
+                                    "url": f"/v1/models/{name}/predict"})
+        for run_id, path in runlib.find_runs(ctx.roots).items():
+            targets.append({"kind": "run", "id": run_id, "label": f"{run_id} (run)", "task": _task_of(path),
+                            "url": "/api/run/predict?id=" + quote(run_id, safe="")})
+        return {"targets": targets}
+
+    return r
+

@@ -1,0 +1,75 @@
+"""Where the dashboard runs: inside `tuneforge serve` (`attach`) or on its own (`tuneforge dashboard`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..errors import TuneforgeError
+from .api import STATIC, DashboardContext, make_router
+
+RUNS_ENV, MONITOR_ENV = "TUNEFORGE_DASHBOARD_RUNS", "TUNEFORGE_MONITOR_DB"
+
+
+def _mount(app: FastAPI, ctx: DashboardContext) -> None:
+    app.include_router(make_router(ctx))
+    # Under a prefix of its own: a mount at "/" would swallow every route added after it.
+    # check_dir=False: an install that left the page's files out must not stop `tuneforge serve` from starting
+    app.mount("/dashboard-static", StaticFiles(directory=STATIC, check_dir=False), name="dashboard-static")
+
+
+def attach(app: FastAPI, state) -> DashboardContext:
+    """The dashboard inside `tuneforge serve`: the registry's versions are its runs (each is a copy of a
+    run or export directory), plus the runs under $TUNEFORGE_DASHBOARD_RUNS; monitor trends come from
+    $TUNEFORGE_MONITOR_DB. The server's own TuneforgeError handler answers 404/422."""
+    roots = {"registry": state.registry.root}
+    if os.environ.get(RUNS_ENV):
+        roots["runs"] = Path(os.environ[RUNS_ENV]).expanduser()
+    ctx = DashboardContext(roots, state.registry, os.environ.get(MONITOR_ENV) or None, state)
+    _mount(app, ctx)
+    return ctx
+
+
+def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
+                         monitor_db: str | Path | None = None, db_url: str | None = None) -> FastAPI:
+    """`tuneforge dashboard`: runs alone, with a registry and a monitor database if given. Checks the
+    paths now, so a typo fails before the port is bound."""
+    runs = Path(runs).expanduser()
+    if not runs.is_dir():
+        raise TuneforgeError(f"runs directory not found: {runs}", where="--runs",
+                             fix="point --runs at a run directory or a directory that holds runs")
+    reg = None
+    if registry is not None or db_url is not None:
+        from ..serve.registry import Registry, registry_root
+        if registry is not None and not registry_root(registry).is_dir():  # Registry() would create it, empty
+            raise TuneforgeError(f"registry directory not found: {registry}", where="--registry",
+                                 fix="pass the directory given to `tuneforge registry add --registry`")
+        reg = Registry(registry, db_url)
+    if monitor_db is not None and not Path(monitor_db).is_file():
+        raise TuneforgeError(f"monitor database not found: {monitor_db}", where="--monitor-db",
+                             fix="pass the database file `tuneforge app monitor` writes, or leave --monitor-db out")
+    ctx = DashboardContext({"runs": runs}, reg, str(monitor_db) if monitor_db else None)
+    app = FastAPI(title="tuneforge dashboard", version=__version__)
+
+    @app.exception_handler(TuneforgeError)
+    async def user_error(request: Request, exc: TuneforgeError):
+        from ..serve.registry import NotFound
+        return JSONResponse({"detail": exc.message()}, status_code=404 if isinstance(exc, NotFound) else 422)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"status": "ok"}
+
+    _mount(app, ctx)
+    return app
+
+
+def serve_dashboard(runs, registry=None, monitor_db=None, db_url=None, host: str = "127.0.0.1", port: int = 8050,
+                    log_level: str = "info") -> None:
+    import uvicorn
+    uvicorn.run(create_dashboard_app(runs, registry, monitor_db, db_url), host=host, port=port, log_level=log_level)
