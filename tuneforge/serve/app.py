@@ -8,6 +8,8 @@ number of replicas can share them, and each notices a change made elsewhere by p
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
 import logging
 import os
@@ -45,6 +47,8 @@ class ServeOptions:
     sub_batch: int = 16
     max_texts: int = 64
     max_chars: int = 2000
+    max_images: int = 8  # per request, for image-classification models
+    max_image_mb: float = 4.0  # per image, decoded from base64
     poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
     alerts: str | None = None  # alert rules YAML (tuneforge/monitor/alerts.py)
     monitor_s: float = 60.0  # how often drift gauges and alert rules are evaluated; 0: only on demand
@@ -52,7 +56,9 @@ class ServeOptions:
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    texts: list[str] = Field(description="Texts to classify (limits: --max-texts, --max-chars)")
+    texts: list[str] | None = Field(None, description="Texts to classify (limits: --max-texts, --max-chars)")
+    images: list[str] | None = Field(None, description="Image-classification models: the image files (PNG, JPEG, "
+                                     "...) base64-encoded, a data: URL prefix allowed (limits: 8 per request, 4 MB each)")
     caller_id: str | None = Field(None, max_length=256, description="Sticky A/B assignment: same id, same version")
 
 
@@ -251,11 +257,39 @@ class ServeState:
                 fail(503, "models are still loading; retry shortly (see /readyz)")
             fail(404, f"no model named {name!r} is being served (it needs a production version or a traffic "
                       f"split); GET /v1/models lists what is")
-        if not req.texts:
+        if (req.texts is None) == (req.images is None):
+            fail(422, "send either texts (a text model) or images (base64, an image model), one of the two")
+        if req.images is not None:
+            inputs = await self._images(req.images, fail)
+        else:
+            inputs = self._texts(req.texts, fail)
+        version = route.choose(req.caller_id)
+        lm = self.loaded.get((name, version))
+        if lm is None:
+            fail(503, f"{name} v{version} is not loaded yet; retry shortly")
+        image_model = getattr(getattr(lm.backend, "cfg", None), "task", None) == "image-classification"
+        if image_model != (req.images is not None):
+            fail(422, f"{name} v{version} classifies {'images' if image_model else 'texts'}: send "
+                      f"{'images (base64)' if image_model else 'texts'}")
+        preds = await lm.batcher.submit(inputs)
+        dt = time.perf_counter() - t0
+        v = str(version)
+        m.requests.labels(name, v, "primary", "200").inc()
+        m.texts.labels(name, v, "primary").inc(len(inputs))
+        m.latency.labels(name, v, "primary").observe(dt)
+        ids = [uuid.uuid4().hex for _ in inputs]
+        self._log(name, version, False, inputs, preds, ids, dt * 1000)
+        if route.shadow is not None and route.shadow != version:
+            self._spawn(self.shadow(name, route.shadow, inputs, ids))  # never awaited by the caller
+        return {"model": name, "version": version, "predictions": preds}
+
+    def _texts(self, texts: list[str], fail) -> list[str]:
+        o = self.opts
+        if not texts:
             fail(422, "texts is empty: send at least one text")
-        if len(req.texts) > o.max_texts:
-            fail(413, f"{len(req.texts)} texts in one request; the limit is {o.max_texts} (--max-texts)")
-        for i, t in enumerate(req.texts):
+        if len(texts) > o.max_texts:
+            fail(413, f"{len(texts)} texts in one request; the limit is {o.max_texts} (--max-texts)")
+        for i, t in enumerate(texts):
             if len(t) > o.max_chars:
                 fail(413, f"texts[{i}] has {len(t)} characters; the limit is {o.max_chars} (--max-chars)")
             if not t.strip():
@@ -264,21 +298,32 @@ class ServeState:
                 t.encode("utf-8")
             except UnicodeEncodeError:  # JSON allows "\ud800"; the tokenizer (and sha256) need real UTF-8
                 fail(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)")
-        version = route.choose(req.caller_id)
-        lm = self.loaded.get((name, version))
-        if lm is None:
-            fail(503, f"{name} v{version} is not loaded yet; retry shortly")
-        preds = await lm.batcher.submit(req.texts)
-        dt = time.perf_counter() - t0
-        v = str(version)
-        m.requests.labels(name, v, "primary", "200").inc()
-        m.texts.labels(name, v, "primary").inc(len(req.texts))
-        m.latency.labels(name, v, "primary").observe(dt)
-        ids = [uuid.uuid4().hex for _ in req.texts]
-        self._log(name, version, False, req.texts, preds, ids, dt * 1000)
-        if route.shadow is not None and route.shadow != version:
-            self._spawn(self.shadow(name, route.shadow, req.texts, ids))  # never awaited by the caller
-        return {"model": name, "version": version, "predictions": preds}
+        return texts
+
+    async def _images(self, images: list[str], fail) -> list[bytes]:
+        """base64 → bytes, each fully decoded once here: a bad image is its caller's 422, never a failed
+        batch shared with other callers."""
+        from ..data.images import load_image
+        o = self.opts
+        if not images:
+            fail(422, "images is empty: send at least one image")
+        if len(images) > o.max_images:
+            fail(413, f"{len(images)} images in one request; the limit is {o.max_images}")
+        out = []
+        for i, data in enumerate(images):
+            data = data.partition(",")[2] if data.startswith("data:") else data
+            if len(data) * 3 / 4 > o.max_image_mb * 2**20:
+                fail(413, f"images[{i}] is over {o.max_image_mb:g} MB; downscale it")
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                fail(422, f"images[{i}] is not base64: send the file's bytes base64-encoded")
+            try:
+                await asyncio.to_thread(load_image, raw, None, None, f"images[{i}]")
+            except TuneforgeError as e:
+                fail(422, e.message())
+            out.append(raw)
+        return out
 
 
 class BodyLimit:
@@ -317,7 +362,8 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
     opts = opts or ServeOptions()
     state = ServeState(opts)  # opens the registry now: a bad --registry fails before the port is bound
     # The largest honest body: every text at the char limit, each char JSON-escaped (6 bytes), plus slack.
-    max_body = opts.max_texts * (opts.max_chars * 6 + 8) + 4096
+    max_body = max(opts.max_texts * (opts.max_chars * 6 + 8),
+                   int(opts.max_images * opts.max_image_mb * 2**20 * 4 / 3)) + 4096  # or every image at its limit
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

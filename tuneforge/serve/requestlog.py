@@ -46,8 +46,9 @@ class LogRow:
     input_chars: int | None = None  # None: a row logged before this column existed
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def text_sha256(text: str | bytes) -> str:
+    """sha256 of a text's UTF-8, or of an uploaded image's bytes."""
+    return hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest()
 
 
 def summarize(pred: dict) -> tuple[str | None, float | None]:
