@@ -105,6 +105,13 @@ def test_predict_an_image_and_a_folder_from_the_cli(trained_run, tmp_path, capsy
     assert main(["predict", str(trained_run), "--text", "hello"]) == 2
 
 
+def test_export_of_an_image_run_is_refused_with_the_way_to_serve_it(trained_run, capsys):
+    assert main(["export", str(trained_run), "--format", "onnx-int8"]) == 2
+    err = capsys.readouterr().err
+    assert "image run" in err and "registry add" in err and "Traceback" not in err
+    assert not (trained_run / "exports").exists()  # nothing half-written
+
+
 def test_evaluate_on_a_csv_of_paths(trained_run, tmp_path, capsys):
     make_images(tmp_path / "imgs", n=3, seed=5)
     rows = [f"imgs/{c}/{i}.png,{c}" for c in ("horizontal", "vertical") for i in range(3)]
