@@ -48,7 +48,7 @@ class ServeOptions:
     max_texts: int = 64
     max_chars: int = 2000
     max_images: int = 8  # per request, for image-classification models
-    max_image_mb: float = 4.0  # per image, decoded from base64
+    max_image_mb: float = 2.0  # per image, decoded from base64 (the body limit grows with max_images x this)
     poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
     alerts: str | None = None  # alert rules YAML (tuneforge/monitor/alerts.py)
     monitor_s: float = 60.0  # how often drift gauges and alert rules are evaluated; 0: only on demand
@@ -58,7 +58,7 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[str] | None = Field(None, description="Texts to classify (limits: --max-texts, --max-chars)")
     images: list[str] | None = Field(None, description="Image-classification models: the image files (PNG, JPEG, "
-                                     "...) base64-encoded, a data: URL prefix allowed (limits: 8 per request, 4 MB each)")
+                                     "...) base64-encoded, a data: URL prefix allowed (limits: 8 per request, 2 MB each)")
     caller_id: str | None = Field(None, max_length=256, description="Sticky A/B assignment: same id, same version")
 
 
