@@ -38,6 +38,14 @@ def test_find_runs_ids_depth_and_skipped_dirs(tmp_path):
         R.resolve({"runs": tmp_path}, "runs/half")
 
 
+def test_runs_behind_symlinks_are_found_and_a_link_loop_ends(tmp_path):
+    fake_run(tmp_path / "elsewhere" / "r1")
+    (tmp_path / "picked").mkdir()
+    (tmp_path / "picked" / "mine").symlink_to(tmp_path / "elsewhere" / "r1")
+    (tmp_path / "picked" / "loop").symlink_to(tmp_path / "picked")  # would recurse forever without MAX_DEPTH
+    assert list(R.find_runs({"runs": tmp_path / "picked"})) == ["runs/mine"]
+
+
 def test_classification_confusion_and_worst_first(tmp_path):
     preds = [{"text": "a", "label": "pos", "predicted": "pos", "confidence": 0.9},
              {"text": "b", "label": "pos", "predicted": "neg", "confidence": 0.6},

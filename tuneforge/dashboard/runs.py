@@ -36,7 +36,15 @@ def find_runs(roots: dict[str, Path]) -> dict[str, Path]:
         root = Path(root)
         if not root.is_dir():
             continue
-        for d, dirs, files in os.walk(root):
+        # followlinks: a folder of symlinks to runs kept elsewhere is a common way to pick runs to compare;
+        # MAX_DEPTH bounds the walk, so a link loop cannot run away
+        seen: set[str] = set()
+        for d, dirs, files in os.walk(root, followlinks=True):
+            real = os.path.realpath(d)
+            if real in seen:  # a link back to a folder already walked: the same runs, not new ones
+                dirs[:] = []
+                continue
+            seen.add(real)
             rel = Path(d).relative_to(root)
             dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS and not x.startswith("."))
             if "metrics.json" in files and "config.yaml" in files:
