@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+from sklearn.metrics import classification_report, confusion_matrix
 
 from ..backbones.efficientnet import EfficientNetLiteForImageClassification
 from ..data.images import ImageExample, load_image
 from ..errors import TuneforgeError
+from .class_metrics import ClassificationMetrics, accuracy_macro_f1
 from .base import Task, TaskDefaults, autocast, register_task
 
 PROCESSOR_FILE = "preprocessor_config.json"
@@ -70,7 +71,7 @@ class ImageCollator:
 
 
 @register_task("image-classification")
-class ImageClassificationTask(Task):
+class ImageClassificationTask(ClassificationMetrics, Task):
     metric_for_best = "macro_f1"
     # Full fine-tuning of efficientnet-lite0 on Fashion-MNIST subsets (BENCHMARKS.md): a new head learns
     # fastest; the pretrained body at 1e-3 with AdamW (the usual rate for fine-tuning small conv nets).
@@ -119,20 +120,6 @@ class ImageClassificationTask(Task):
     def length_of(self, processor, examples) -> list[int]:
         return []  # the data report's token lengths do not apply
 
-    # -- metrics -------------------------------------------------------------------------------
-    def compute_metrics(self, labels: list[str]):
-        def fn(pred):
-            y_pred = np.asarray(pred.predictions).reshape(-1)
-            y_true = np.asarray(pred.label_ids).reshape(-1)
-            return {"accuracy": accuracy_score(y_true, y_pred),
-                    "macro_f1": f1_score(y_true, y_pred, average="macro", labels=list(range(len(labels))),
-                                         zero_division=0)}
-        return fn
-
-    @staticmethod
-    def preprocess_logits(logits, labels):
-        return logits.argmax(-1)  # keep only the class id: evaluation memory stays O(examples)
-
     @staticmethod
     def probabilities(model, pixels: list, batch_size: int, bf16: bool, progress: bool = False) -> np.ndarray:
         """Softmax per image, in input order, one batch at a time."""
@@ -154,9 +141,7 @@ class ImageClassificationTask(Task):
         index = {l: i for i, l in enumerate(labels)}
         y_true = np.array([index[e.label] for e in examples])
         ids = list(range(len(labels)))
-        metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
-                   "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=ids, zero_division=0)),
-                   "n": len(examples)}
+        metrics = {**accuracy_macro_f1(y_true, y_pred, len(labels)), "n": len(examples)}
         report = classification_report(y_true, y_pred, labels=ids, target_names=labels, digits=4, zero_division=0)
         predictions = [{"image": e.path, "label": e.label, "predicted": labels[int(p)],
                         "confidence": float(probs[i, p])} for i, (e, p) in enumerate(zip(examples, y_pred))]
