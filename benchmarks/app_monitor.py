@@ -185,10 +185,9 @@ def write_stream(path: Path, days: int, surges: list[dict], rate: float, seed: i
     return 0
 
 
-def write_results(name, days, a, base, run, surges, results, sweep) -> None:
-    from dataclasses import asdict
+def write_results(name, days, a, detector, run, surges, results, sweep) -> None:
     out = {"days": days, "rate_peak_per_hour_topic": a.rate, "seed": a.seed, "topics": TOPICS, "window": "1h",
-           "grace_h": GRACE_H, "detector": {k: v for k, v in asdict(base).items() if k != "method"},
+           "grace_h": GRACE_H, "detector": detector,
            "run": str(run) if not a.quick else None, "surges": surges, "results": results,
            **({"threshold_sweep": sweep} if sweep else {})}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -211,11 +210,17 @@ def main() -> int:
     ap.add_argument("--detector", nargs="*", default=[], metavar="KEY=VALUE",
                     help="detector options other than the defaults, e.g. threshold=3.5 min_count=15")
     a = ap.parse_args()
-    from dataclasses import asdict, fields, replace
+    from dataclasses import asdict, fields
 
     from tuneforge.apps.monitor.detect import DetectorOptions
     types = {f.name: type(getattr(DetectorOptions(), f.name)) for f in fields(DetectorOptions)}
-    base = replace(DetectorOptions(), **{k: types[k](v) for k, v in (kv.split("=", 1) for kv in a.detector)})
+    given = {k: types[k](v) for k, v in (kv.split("=", 1) for kv in a.detector)}
+
+    def options(method: str, **extra) -> DetectorOptions:  # the threshold's default depends on the method
+        return DetectorOptions(**{**given, "method": method, **extra}).validate()
+    base = options("ewma")
+    detector = {**{k: v for k, v in asdict(base).items() if k not in ("method", "threshold")},
+                "threshold": {m: options(m).threshold for m in ("ewma", "zscore")}}
     from tuneforge.paths import cache_dir, data_cache
     days = 30 if a.quick else a.days
     surges = schedule(days, a.seed)
@@ -248,10 +253,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="app-monitor-") as tmp:
         for data, labels, neg, pos, preds in arms:
             db = Path(tmp) / f"{data}-{labels}.db"
-            live = replace(base, method="ewma").validate()
+            live = base
             n_items, live_alerts, secs = replay(days, surges, a.rate, a.seed, neg, pos, preds, live, db)
             for method in ("ewma", "zscore"):
-                alerts = offline(db, replace(base, method=method).validate())
+                alerts = offline(db, options(method))
                 if method == live.method:
                     assert [(x["topic"], x["start_s"]) for x in alerts] == \
                         [(x["topic"], x["start_s"]) for x in sorted(live_alerts, key=lambda x: (x["start_s"], x["topic"]))], \
@@ -264,13 +269,13 @@ def main() -> int:
                       f"{[s['delay_h'] for s in r['surges']]}  false alarms {r['false_alarms']} "
                       f"({r['false_alarms_per_month']}/month)", file=sys.stderr)
                 for t in a.thresholds:
-                    sc = score(offline(db, replace(base, method=method, threshold=t).validate()), surges, days)
+                    sc = score(offline(db, options(method, threshold=t)), surges, days)
                     sweep.append({"data": data, "labels": labels, "method": method, "threshold": t,
                                   "caught": sc["caught"], "false_alarms_per_month": sc["false_alarms_per_month"],
                                   "delays": [x["delay_h"] for x in sc["surges"]]})
                     print(f"    threshold {t:<5g} caught {sc['caught']}/{len(surges)}  false/month "
                           f"{sc['false_alarms_per_month']}  delays {sweep[-1]['delays']}", file=sys.stderr)
-            write_results(name, days, a, base, run, surges, results, sweep)  # after every arm: a killed run keeps what it did
+            write_results(name, days, a, detector, run, surges, results, sweep)  # after every arm: a killed run keeps what it did
             if data == "polarity-en" and labels == arms[0][1]:
                 from tuneforge.apps.monitor.report import write_trend_png
                 from tuneforge.apps.monitor.store import load_trends

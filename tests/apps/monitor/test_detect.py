@@ -1,5 +1,6 @@
 """Both detectors on synthetic streams: a surge is caught at (or right after) its start, a flat stream raises
-nothing, windows below the minimum count never alarm, and one surge gives one alert."""
+nothing, windows below the minimum count are judged only pooled with their neighbours, and one surge gives
+one alert."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_surge_is_caught(method, q, max_delay):
 @pytest.mark.parametrize("method", ["zscore", "ewma"])
 def test_flat_stream_raises_nothing(method):
     # three fortnights of hourly windows, 60 texts each, 30 % negative throughout. The z-score at its default
-    # 3.5 sigma judges each window alone and meets a 33-of-60 hour (p ~ 1e-4) once here: at most one false
+    # 3.25 sigma judges each window alone and meets a 33-of-60 hour (p ~ 1e-4) once here: at most one false
     # alarm in six weeks is what it promises (the target is at most one a month); the smoothed EWMA, none.
     alarms = [a for seed in range(3) for a in detect(series(24 * 14, seed=seed), DetectorOptions(method=method), H)]
     assert len(alarms) <= (1 if method == "zscore" else 0), alarms
@@ -48,6 +49,28 @@ def test_tiny_windows_never_alarm(method):
     assert [a.start / H for a in detect(s, DetectorOptions(method=method, min_count=20), H)] == [100]
 
 
+@pytest.mark.parametrize("method", ["zscore", "ewma"])
+def test_quiet_windows_are_pooled(method):
+    # nights of 8 texts an hour: alone no window is judged, so a night-long surge would pass unseen
+    quiet = [Window(w.start, 8, w.negative) for w in series(24 * 6, n=8, seed=4)]
+    for h in range(100, 106):
+        quiet[h] = Window(h * H, 8, 7)
+    alarms = detect(quiet, DetectorOptions(method=method), H)
+    assert [100 <= a.start / H < 106 for a in alarms] == [True], alarms
+    assert alarms[0].total >= 20  # judged on a pool of windows that reached min_count together
+    assert detect(quiet, DetectorOptions(method=method, pool=1), H) == []  # pooling off: nothing is judged
+
+
+def test_pool_spans_at_most_pool_windows():
+    # 5 texts every 10 hours, all negative: never 20 within 4 windows, so nothing is judged or alarms
+    sparse = [Window(h * H, 5, 5) for h in range(0, 24 * 20, 10)]
+    assert detect(sparse, DetectorOptions(warmup=1), H) == []
+    # the same texts an hour apart pool into judged windows of 20 (4 windows x 5)
+    dense = [Window(h * H, 5, 1) for h in range(200)] + [Window(h * H, 5, 5) for h in range(200, 208)]
+    alarms = detect(dense, DetectorOptions(), H)
+    assert len(alarms) == 1 and alarms[0].total == 20 and 200 <= alarms[0].start / H < 208
+
+
 def test_lasting_shift_becomes_the_new_normal():
     alarms = detect(series(24 * 12, surge=(100, 10_000, 0.6), seed=2), DetectorOptions(method="zscore"), H)
     # alerts while the new level is news; none once the baseline (48 windows) has learned it
@@ -56,7 +79,8 @@ def test_lasting_shift_becomes_the_new_normal():
 
 @pytest.mark.parametrize("kw, key", [({"method": "cusum"}, "--method"), ({"threshold": 0}, "--threshold"),
                                      ({"min_count": 0}, "--min-count"), ({"lam": 1.5}, "--lam"),
-                                     ({"warmup": 60, "baseline": 48}, "--warmup"), ({"cooldown": -1}, "--cooldown")])
+                                     ({"warmup": 60, "baseline": 48}, "--warmup"), ({"cooldown": -1}, "--cooldown"),
+                                     ({"pool": 0}, "--pool")])
 def test_bad_options(kw, key):
     with pytest.raises(TuneforgeError) as e:
         DetectorOptions(**kw).validate()

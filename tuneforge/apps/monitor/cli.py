@@ -13,9 +13,10 @@ import argparse
 # Settings a flag or the --config YAML may give (flag wins), with their defaults. Detector keys mirror
 # detect.DetectorOptions (kept literal here so `tuneforge --help` imports nothing heavy).
 DEFAULTS = {"model": None, "topic_model": None, "negative_label": None, "db": "monitor.db", "window": "1h",
-            "method": "ewma", "threshold": 3.5, "min_count": 20, "baseline": 48, "warmup": 12, "lam": 0.3,
+            "method": "ewma", "threshold": None, "min_count": 20, "pool": 4, "baseline": 48, "warmup": 12, "lam": 0.25,
             "min_rise": 0.05, "cooldown": 6, "webhook": None, "examples": 5, "time_field": "time",
             "text_field": "text", "topic_field": "topic", "interval": "5s", "settle": "1s"}
+DETECTOR_KEYS = ("method", "threshold", "min_count", "pool", "baseline", "warmup", "lam", "min_rise", "cooldown")
 
 
 def register(sub) -> None:
@@ -39,11 +40,14 @@ def register(sub) -> None:
     det = p.add_argument_group("surge detector")
     det.add_argument("--method", choices=["ewma", "zscore"], help="ewma (default): smoothed, catches smaller sustained "
                                                                   "rises; zscore: each window on its own")
-    det.add_argument("--threshold", type=float, help="standard deviations above the baseline (default 3.5)")
+    det.add_argument("--threshold", type=float, help="standard deviations above the baseline (default 3.25 for ewma, "
+                                                   "3.5 for zscore)")
     det.add_argument("--min-count", type=int, help="texts a window needs to be judged (default 20)")
+    det.add_argument("--pool", type=int, help="quiet windows are pooled, at most this many, to reach --min-count "
+                                              "(default 4; 1 skips them)")
     det.add_argument("--baseline", type=int, help="windows in the rolling baseline (default 48)")
     det.add_argument("--warmup", type=int, help="windows seen before the first alert (default 12)")
-    det.add_argument("--lam", type=float, help="EWMA weight of the newest window (default 0.3)")
+    det.add_argument("--lam", type=float, help="EWMA weight of the newest window (default 0.25)")
     det.add_argument("--min-rise", type=float, help="least rise of the negative share over the baseline (default 0.05)")
     det.add_argument("--cooldown", type=int, help="windows a topic stays silent after an alert (default 6)")
     p.add_argument("--webhook", help="POST each alert as JSON here (always also logged)")
@@ -125,8 +129,7 @@ def cmd_monitor(a) -> int:
     from .pipeline import Monitor
     from .store import NEGATIVE_LABELS
 
-    detector = DetectorOptions(s["method"], s["threshold"], s["min_count"], s["baseline"], s["warmup"], s["lam"],
-                               s["min_rise"], s["cooldown"]).validate()
+    detector = DetectorOptions(**{k: s[k] for k in DETECTOR_KEYS}).validate()
     if not isinstance(s["examples"], int) or s["examples"] < 0:
         raise TuneforgeError(f"--examples {s['examples']!r} must be a whole number >= 0", where="--examples", fix="e.g. 5")
     deliver = Deliverer(s["webhook"])  # checks the URL before any model is loaded

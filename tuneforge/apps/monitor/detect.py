@@ -1,7 +1,10 @@
 """Surges of negative share in one topic's series of time windows, against a rolling baseline.
 
-The baseline is the pooled negative share p0 of the last `baseline` eligible windows (a window with fewer
-than `min_count` texts is neither tested nor learned from: three texts, two negative, is not a surge).
+The baseline is the pooled negative share p0 of the last `baseline` eligible windows. A window with fewer
+than `min_count` texts is not judged alone (three texts, two negative, is not a surge): it is pooled with the
+windows after it until together they hold `min_count`, and the pool is judged as one window at its last
+member. Night hours are quiet, so without pooling a surge that runs overnight is never tested. A pool spans
+at most `pool` windows; older members drop out unjudged (a trickle of texts is not pooled over days).
 Shares are compared after the arcsine-square-root transform, where a window of n texts has sampling
 variance 1/(4n) (a quiet hour with few texts needs a larger jump), plus whatever spread the baseline
 windows show beyond their own sampling noise.
@@ -27,19 +30,28 @@ from dataclasses import dataclass
 from ...errors import TuneforgeError
 
 METHODS = ("ewma", "zscore")
+# Default thresholds per method, chosen on benchmarks/app_monitor.py seeds 1-6 (seed 0 is the one reported):
+# the z-score judges every window alone, so at the EWMA's 3.25 it meets a chance 3.25-sigma hour about once a
+# month per topic; 3.5 halves that.
+THRESHOLDS = {"ewma": 3.25, "zscore": 3.5}
 
 
 @dataclass
 class DetectorOptions:
     method: str = "ewma"
-    threshold: float = 3.5  # standard deviations above the baseline (chosen on benchmarks/app_monitor.py --seed 1)
-    min_count: int = 20  # texts a window needs to be tested or to join the baseline
+    threshold: float | None = None  # standard deviations above the baseline; None: THRESHOLDS[method]
+    min_count: int = 20  # texts a window (or a pool of quiet windows) needs to be tested or to join the baseline
+    pool: int = 4  # at most this many consecutive windows are pooled to reach min_count (1: quiet windows are skipped)
     baseline: int = 48  # eligible windows in the rolling baseline
     warmup: int = 12  # eligible windows seen before the first test
-    lam: float = 0.3  # EWMA weight of the newest window
+    lam: float = 0.25  # EWMA weight of the newest window
     min_rise: float = 0.05  # the window's negative share must be at least this far above the baseline
     cooldown: int = 6  # windows after an alert in which the same topic does not alert again
     min_sd: float = 0.005  # floor of the spread (transformed scale): a perfectly flat baseline must not make every wobble infinite
+
+    def __post_init__(self):
+        if self.threshold is None:
+            self.threshold = THRESHOLDS.get(self.method)  # an unknown method is validate()'s to report
 
     def validate(self) -> "DetectorOptions":
         def bad(key: str, what: str, fix: str):
@@ -48,7 +60,7 @@ class DetectorOptions:
             bad("method", "is not a detector", f"use one of {', '.join(METHODS)}")
         if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < math.inf):
             bad("threshold", "must be a positive number", "e.g. --threshold 4")
-        for key in ("min_count", "baseline", "warmup"):
+        for key in ("min_count", "baseline", "warmup", "pool"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 bad(key, "must be a whole number >= 1", f"e.g. --{key.replace('_', '-')} 20")
         if not isinstance(self.cooldown, int) or self.cooldown < 0:
@@ -88,9 +100,7 @@ def detect(series: list[Window], opts: DetectorOptions, window_s: float) -> list
     alarmed_run = 0
     last_fire = -math.inf
     out: list[Alarm] = []
-    for w in sorted(series, key=lambda w: w.start):
-        if w.total < opts.min_count:
-            continue
+    for w in _pooled(series, opts, window_s):
         x = w.negative / w.total
         y = _asin(x)
         alarm = False
@@ -123,6 +133,20 @@ def detect(series: list[Window], opts: DetectorOptions, window_s: float) -> list
             if len(hist) > opts.baseline:
                 _push(hist, sums, hist.popleft(), -1)
     return out
+
+
+def _pooled(series: list[Window], opts: DetectorOptions, window_s: float):
+    """The windows to judge, oldest first: each window with min_count texts, or a run of quiet windows (at
+    most `pool` windows wide, gaps included) summed into one that carries its last member's start."""
+    pending: deque[Window] = deque()
+    for w in sorted(series, key=lambda w: w.start):
+        pending.append(w)
+        while w.start - pending[0].start >= opts.pool * window_s - 1e-6:
+            pending.popleft()
+        total = sum(p.total for p in pending)
+        if total >= opts.min_count:
+            yield Window(w.start, total, sum(p.negative for p in pending))
+            pending.clear()
 
 
 def _push(hist: deque, sums: list, h: tuple[int, int, float], sign: int) -> None:
