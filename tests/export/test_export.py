@@ -75,6 +75,8 @@ def test_each_format_exports_scores_and_predicts(cls_run, tmp_path, fmt):
     assert out == tmp_path / fmt and not list(tmp_path.glob(".*partial"))
     for name in ("labels.json", "config.yaml", "tokenizer.json", "export.json"):
         assert (out / name).is_file(), name
+    # the drift reference travels with the export, so it is measured where the export is served
+    assert (out / "reference.json").read_bytes() == (cls_run / "reference.json").read_bytes()
     assert json.loads((out / "export.json").read_text()) == info
     assert info["format"] == fmt and info["evaluated_on"] == {"split": "validation", "examples": 30}
     assert set(info["metrics"]["fp32"]) == {"accuracy", "macro_f1"} and info["speed"]["ratio"] > 0

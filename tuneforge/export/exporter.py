@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import TuneforgeError
+from ..monitor.drift import REFERENCE
 from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
 from .load import EXPORT_INFO, is_export
 
@@ -80,6 +81,8 @@ def _assemble(run, fmt: str, out: Path) -> None:
     run.tokenizer.save_pretrained(str(out))
     for name in ("labels.json", "config.yaml"):
         shutil.copy2(run.path / name, out / name)
+    if (run.path / REFERENCE).is_file():  # drift is measured against it; the export may be served far from its run
+        shutil.copy2(run.path / REFERENCE, out / REFERENCE)
     if fmt in ONNX_FORMATS:  # the HF config documents architecture and id2label; torch formats write their own
         shutil.copy2(run.path / "config.json", out / "config.json")
 
