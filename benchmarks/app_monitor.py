@@ -228,6 +228,8 @@ def main() -> int:
     if a.detector or a.thresholds or a.days != 90 or a.rate != 60.0 or a.seed != 0:  # explorations never overwrite the headline
         name += "-" + "-".join([f"d{days}", f"r{a.rate:g}", f"s{a.seed}", *a.detector])
     run = Path(a.run)
+    if not a.quick and run.resolve() != Path(ap.get_default("run")).resolve():  # another classifier: its own results
+        name += f"-{run.name}"
     if a.write_stream:
         return write_stream(Path(a.write_stream), days, surges, a.rate, a.seed)
     arms = []

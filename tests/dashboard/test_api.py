@@ -67,6 +67,10 @@ def test_playground_on_runs(dash):
                                 ({"texts": ["x" * 2001]}, 413, "limit"), ({"text": "hi"}, 422, "text")):
         r = httpx.post(url, params={"id": "runs/sentiment-v1"}, json=body, timeout=60)
         assert r.status_code == status and words in r.text, (body, r.text)
+    # a body far over every playground limit is refused from its Content-Length, before it is read
+    r = httpx.post(url, params={"id": "runs/sentiment-v1"}, content=b"[" + b" " * 30_000_000 + b"]",
+                   headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 413 and "over the limit" in r.json()["detail"]
 
 
 def test_registry_and_monitor_without_a_server(dash):

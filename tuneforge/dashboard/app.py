@@ -66,6 +66,11 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
         return {"status": "ok"}
 
     _mount(app, ctx)
+    from ..serve.app import BodyLimit
+    from .api import MAX_CHARS, MAX_IMAGE_BYTES, MAX_IMAGES, MAX_TEXTS
+    # an oversized body is refused before it is read, as in `tuneforge serve` (the playground's own limits)
+    app.add_middleware(BodyLimit, max_body=max(MAX_TEXTS * (MAX_CHARS * 6 + 8), MAX_IMAGES * MAX_IMAGE_BYTES * 4 // 3) + 4096,
+                       why="the playground's limits on texts and images")
     return app
 
 

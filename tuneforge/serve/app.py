@@ -330,15 +330,15 @@ class BodyLimit:
     """413 before a byte of an oversized body is read (plain ASGI: no per-request middleware overhead).
     Bodies sent chunked, without Content-Length, are bounded by the per-text and per-request limits."""
 
-    def __init__(self, app, max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, max_body: int, why: str = "--max-texts x --max-chars"):
+        self.app, self.max_body, self.why = app, max_body, why
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             for key, value in scope["headers"]:
                 if key == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
                     msg = (f"request body of {value.decode(errors='replace')} bytes is over the limit of "
-                           f"{self.max_body} bytes (--max-texts x --max-chars)")
+                           f"{self.max_body} bytes ({self.why})")
                     await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
