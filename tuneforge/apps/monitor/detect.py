@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from ...errors import TuneforgeError
 
 METHODS = ("ewma", "zscore")
-# Default thresholds per method, chosen on benchmarks/app_monitor.py seeds 1-6 (seed 0 is the one reported):
-# the z-score judges every window alone, so at the EWMA's 3.25 it meets a chance 3.25-sigma hour about once a
-# month per topic; 3.5 halves that.
+# Default thresholds per method, chosen on benchmarks/app_monitor.py seeds 1-6 (seed 0 is the one reported).
+# The z-score judges every window alone: at 3.25 a flat topic crosses it by chance in about 0.4 of its 720
+# hourly windows a month (p 6e-4), over the one-a-month budget once three topics are watched; 3.5 (p 2.3e-4)
+# keeps it under.
 THRESHOLDS = {"ewma": 3.25, "zscore": 3.5}
 
 
