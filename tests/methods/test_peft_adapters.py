@@ -86,7 +86,14 @@ def test_peft_run_saves_adapter_and_merged_weights_that_reload_identically(tmp_p
     card = (out / "README.md").read_text()
     assert f"train.method={method}" in card and "adapter/" in card
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["peft"]["target_modules"] == default_target_modules(method, "bert")  # resolved, not None
+    default = default_target_modules(method, "bert")
+    assert saved["peft"]["target_modules"][:len(default)] == default  # resolved, not None (+ the pooler's, if used)
+    if method == "lora":  # every linear layer of the encoder carries an adapter, the feed-forward ones too
+        from safetensors import safe_open
+        with safe_open(str(out / ADAPTER_DIR / "adapter_model.safetensors"), "pt") as f:
+            keys = " ".join(f.keys())
+        for layer in ("query", "key", "value", "attention.output.dense", "intermediate.dense", "0.output.dense"):
+            assert f"{layer}.lora_A" in keys, layer
 
     run = load_run(out)  # the unchanged loader: merged weights as a plain Hugging Face model
     assert "lora" not in " ".join(n for n, _ in run.model.named_parameters())
@@ -104,8 +111,9 @@ def test_lora_learns_with_a_frozen_body(tmp_path, tiny_bert):
                                         peft={"r": 4, "alpha": 8}, n=240, epochs=5)), progress=False)
     m = json.loads((out / "metrics.json").read_text())
     assert m["test"]["accuracy"] >= 0.75 > m["baseline_majority"]["accuracy"]
-    # r=4 on query,value of 2 layers (4 x (32x4 + 4x32) = 1,024) + the 2-class head (66): nothing else trains
-    assert m["train"]["trainable_parameters"] == 4 * (32 * 4 + 4 * 32) + 32 * 2 + 2
+    # r=4 on the 2 layers' query, key, value and attention output (32 -> 32: 4 x 4 x (32 + 32)) and their
+    # feed-forward pair (32 -> 64 -> 32: 2 x 4 x (32 + 64)), + the 2-class head (66): nothing else trains
+    assert m["train"]["trainable_parameters"] == 2 * (4 * 4 * (32 + 32) + 2 * 4 * (32 + 64)) + 32 * 2 + 2
 
 
 def test_adapter_gets_body_rate_and_head_gets_head_rate(tmp_path, tiny_bert):
@@ -164,7 +172,11 @@ def test_unknown_architecture_needs_target_modules():
     with pytest.raises(TuneforgeError) as e:
         default_target_modules("lora", "my-own-arch")
     assert e.value.where == "peft.target_modules"
-    assert default_target_modules("lora", "bert") == ["query", "value"]
+    # LoRA on every linear layer of a BERT-style encoder (measured on polarity); IA3 keeps PEFT's choice
+    assert default_target_modules("lora", "bert") == ["query", "key", "value", "output.dense", "intermediate.dense"]
+    assert default_target_modules("lora", "bert", pretrained_pooler=True)[-1] == "pooler.dense"
+    assert default_target_modules("ia3", "bert") == ["key", "value", "output.dense"]
+
 
 
 def test_cli_refuses_prompt_tuning_in_one_paragraph(tmp_path, tiny_bert):
