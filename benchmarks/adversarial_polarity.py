@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("overrides", nargs="*", help="dotted.key=value for every arm")
     ap.add_argument("--config", default=str(ROOT / "examples" / "polarity-en.yaml"))
     ap.add_argument("--arms", nargs="+", default=["none", "fgm"], help="train.adversarial values to compare")
-    ap.add_argument("--epsilon", type=float, default=1.0, help="train.adversarial_epsilon for fgm/pgd")
+    ap.add_argument("--epsilon", type=float, default=0.25, help="train.adversarial_epsilon for fgm/pgd (tuneforge's default)")
     ap.add_argument("--rate", type=float, default=0.2, help="share of words perturbed in the test copy")
     ap.add_argument("--seed", type=int, default=0, help="seed of the perturbation")
     ap.add_argument("--quick", action="store_true", help=f"smoke setting: {' '.join(QUICK)}")
