@@ -34,7 +34,7 @@ def test_surge_is_caught(method, q, max_delay):
 @pytest.mark.parametrize("method", ["zscore", "ewma"])
 def test_flat_stream_raises_nothing(method):
     # three fortnights of hourly windows, 60 texts each, 30 % negative throughout. The z-score at its default
-    # 3.25 sigma judges each window alone and meets a 33-of-60 hour (p ~ 1e-4) once here: at most one false
+    # 3.5 sigma judges each window alone and meets a 33-of-60 hour (p ~ 1e-4) once here: at most one false
     # alarm in six weeks is what it promises (the target is at most one a month); the smoothed EWMA, none.
     alarms = [a for seed in range(3) for a in detect(series(24 * 14, seed=seed), DetectorOptions(method=method), H)]
     assert len(alarms) <= (1 if method == "zscore" else 0), alarms
