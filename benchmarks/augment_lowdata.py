@@ -40,7 +40,9 @@ def arm_overrides(arm: str, args, n_labels: int, seed: int, epochs: float) -> li
     if arm == "eda":
         ov += [f"data.augment.per_example={args.per_example}", f"data.augment.prob={args.prob}"]
     if arm == "plain_steps":
-        ov += [f"train.epochs={epochs * (1 + args.per_example)}"]
+        # early stopping off: with patience 2 the long schedule stopped inside its own warm-up (30 of ~660
+        # steps, the rate still rising) and the control measured an untrained model, not "more steps"
+        ov += [f"train.epochs={epochs * (1 + args.per_example)}", "train.early_stopping_patience=0"]
     return ov
 
 
