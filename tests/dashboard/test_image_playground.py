@@ -4,28 +4,17 @@ the run's own image checks and model; what is not an image is refused with a mes
 from __future__ import annotations
 
 import base64
-import io
 
 import httpx
-import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from tuneforge.dashboard.app import create_dashboard_app
 
+from image_samples import stripes_png as _png
+
 from .conftest import Server
-
-
-def _png(horizontal: bool, seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    wave = (np.arange(20) // 3) % 2 * 200
-    a = np.broadcast_to(wave[:, None] if horizontal else wave[None, :], (20, 20))
-    a = np.clip(a + rng.integers(0, 50, (20, 20)), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(np.stack([a, a // 2, 255 - a], -1)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -4,31 +4,20 @@ predictions, logged by their bytes' hash, and every bad upload is the caller's 4
 from __future__ import annotations
 
 import base64
-import io
 import time
 
 import httpx
-import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from tuneforge.serve.app import ServeOptions
 from tuneforge.serve.registry import Registry
 from tuneforge.serve.requestlog import read_rows, text_sha256
 
+from image_samples import stripes_png as png
+
 from .conftest import ThreadServer
-
-
-def png(horizontal: bool, seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    wave = (np.arange(20) // 3) % 2 * 200
-    a = np.broadcast_to(wave[:, None] if horizontal else wave[None, :], (20, 20))
-    a = np.clip(a + rng.integers(0, 50, (20, 20)), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(np.stack([a, a // 2, 255 - a], -1)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
