@@ -9,7 +9,8 @@
 Each arm runs in its own process, once per seed (--seeds): with 100 examples per class one run's
 accuracy moves by a few points from seed to seed, so the table reports the mean and each seed's
 score. The seed also draws the 80/10/10 split, so every seed is a fresh split shared by its arms.
-Results: benchmarks/results/augment-lowdata.json (a key per data set) and a Markdown table.
+Results: benchmarks/results/augment-lowdata.json (a key per data set) and a Markdown table. A rerun
+under the same --name and settings keeps the (arm, seed) runs already stored and runs only the missing ones.
 Dotted overrides go right after the config: `--seeds`/`--arms` take several values and would swallow them.
 
     .venv/bin/python benchmarks/augment_lowdata.py examples/polarity-en.yaml     # 100/class, 3 seeds
@@ -83,6 +84,15 @@ def summarise(args, runs: dict) -> dict:
     return summary
 
 
+def stored_runs(args) -> dict[str, list[dict]]:
+    """Runs already in the results file under this --name, when they were measured with the same settings."""
+    out = Path(args.results) / "augment-lowdata.json"
+    old = json.loads(out.read_text()).get(args.name) if out.is_file() else None
+    same = old and all(old.get(k) == getattr(args, k) for k in ("per_class", "per_example", "prob")) \
+        and old.get("overrides") == args.override
+    return {arm: s["runs"] for arm, s in old["arms"].items()} if same else {}
+
+
 def save(args, summary: dict) -> Path:
     """One file for every data set (a key per --name), rewritten after each run: a benchmark stopped
     half-way keeps what it measured."""
@@ -119,8 +129,14 @@ def main() -> None:
     base = load_config(args.config, args.override)
     n_labels = len({e.label for e in load_splits(base).train})
     runs: dict[str, list[dict]] = {a: [] for a in args.arms}
+    for arm, rs in stored_runs(args).items():  # a rerun finishes a sweep instead of dropping its seeds
+        if arm in runs:
+            runs[arm] = rs
+    args.seeds = sorted(set(args.seeds) | {r["seed"] for rs in runs.values() for r in rs})
     for seed in args.seeds:
         for arm in args.arms:
+            if any(r["seed"] == seed for r in runs[arm]):
+                continue
             ov = args.override + arm_overrides(arm, args, n_labels, seed, base.train.epochs)
             print(f"== {arm} seed {seed}: {' '.join(ov)}", flush=True)
             r = subprocess.run([sys.executable, __file__, args.config, *ov, "--name", args.name,
@@ -129,7 +145,7 @@ def main() -> None:
             if r.returncode or not line:
                 sys.exit(f"{arm} (seed {seed}) failed:\n{r.stderr[-3000:]}")
             res = json.loads(line[0][7:]) | {"seed": seed}
-            runs[arm].append(res)
+            runs[arm] = sorted(runs[arm] + [res], key=lambda r: r["seed"])
             print(json.dumps(res), flush=True)
             save(args, summarise(args, runs))
     summary = summarise(args, runs)
