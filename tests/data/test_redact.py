@@ -77,6 +77,9 @@ def test_email_not_found(text):
     ("London +44 20 7946 0958", "+44 20 7946 0958"),
     ("Berlin +49 (30) 901820", "+49 (30) 901820"),
     ("请拨打+1 415-555-2671联系", "+1 415-555-2671"),
+    ("Office (+44 20 7946 0958), weekdays", "+44 20 7946 0958"),   # the closing bracket is not the number's
+    ("电话(+1 415 555 0132)", "+1 415 555 0132"),
+    ("0086 13800000004", "0086 13800000004"),                     # 15 digits in a 4-11 split: not a card
 ])
 def test_phone_found(text, phone):
     assert kinds(text) == [("phone", phone)]
@@ -138,6 +141,26 @@ def test_id_not_found():
 ])
 def test_card_found(text, card):
     assert kinds(text) == [("bank_card", card)]
+
+
+def test_card_written_in_groups():
+    grouped19 = " ".join([CARD19[:4], CARD19[4:8], CARD19[8:12], CARD19[12:16], CARD19[16:]])
+    amex = make_card("37", 15)
+    amex_grouped = f"{amex[:4]} {amex[4:10]} {amex[10:]}"
+    assert kinds(f"卡号 {grouped19} 谢谢") == [("bank_card", grouped19)]
+    assert kinds(f"amex {amex_grouped}") == [("bank_card", amex_grouped)]
+
+
+def test_card_does_not_take_in_a_neighbouring_number():
+    # numbers chosen so that the joined digits pass Luhn too: only the card-like grouping keeps them apart
+    after = next(d for d in "0123456789" if luhn_ok(CARD16 + d))
+    before = next(f"{n:02d}" for n in range(10, 100) if luhn_ok(f"{n:02d}{CARD16}"))
+    grouped = " ".join(CARD16[k:k + 4] for k in range(0, 16, 4))
+    assert kinds(f"card {grouped} {after} times", ["bank_card"]) == [("bank_card", grouped)]
+    assert kinds(f"room {before} {CARD16}", ["bank_card"]) == [("bank_card", CARD16)]
+    bad = "4111111111111112"  # fails Luhn alone; joined with a 2-digit number it may pass
+    joined = next(f"{n:02d}" for n in range(10, 100) if luhn_ok(f"{n:02d}{bad}"))
+    assert kinds(f"{joined} {bad} minutes", ["bank_card"]) == []
 
 
 def test_card_not_found():

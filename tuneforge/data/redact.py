@@ -4,7 +4,7 @@ placeholders (`[EMAIL]`, `[PHONE]`, ...) before a model ever sees them.
 `data.redact: [email, phone, id_card, bank_card, url, ip]` turns it on; it runs on every split right
 after reading, before deduplication and splitting (`load_splits`), and the data report counts what
 was replaced per type. Recognizers are regular expressions plus the checks that make a number real:
-Luhn for bank cards; date of birth, region code and ISO 7064 MOD 11-2 check digit for resident IDs;
+Luhn and a card-like grouping (one run, or 4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) for bank cards; date of birth, region code and ISO 7064 MOD 11-2 check digit for resident IDs;
 octets <= 255 for IPv4; Python's `ipaddress` for IPv6. Every digit recognizer is guarded by lookarounds,
 so a number is never found inside a longer digit run. The guards name ASCII digits and letters, never
 `\\w`: in Chinese text a number sits right next to ideographs ("电话13812345678"), which `\\w` matches.
@@ -140,16 +140,26 @@ def _phones(text: str) -> Iterator[Match]:
         for m in rx.finditer(text):
             s = m.group()
             if i == len(_PHONE) - 1:
+                # "(+44 20 7946 0958)": the last group's optional ")" took the closing bracket; give it back
+                while s.endswith(")") and s.count("(") < s.count(")"):
+                    s = s[:-1]
                 n = sum(c.isdigit() for c in s)
                 if not 8 <= n <= 15 or s.count("(") != s.count(")"):
                     continue
-            yield Match(m.start(), m.end(), "phone")
+            yield Match(m.start(), m.start() + len(s), "phone")
 
 
 def _id_cards(text: str) -> Iterator[Match]:
     for m in _ID.finditer(text):
         if id_card_ok(m.group()):
             yield Match(m.start(), m.end(), "id_card")
+
+
+# How card numbers are written: all digits in one run, or in the groups printed on cards (16 in fours,
+# 19 as four fours and a three, Amex 4-6-5, Diners 4-6-4). Any other split is not a card even when the digits
+# pass Luhn: "room 18 4111111111111111" is a room and a card, "4111 1111 1111 1111 3 times" a card and a count,
+# "84 2052948329103297" two numbers (1 in 10 such joins would pass Luhn by chance).
+_CARD_GROUPINGS = {(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4)}
 
 
 def _bank_cards(text: str) -> Iterator[Match]:
@@ -159,9 +169,11 @@ def _bank_cards(text: str) -> Iterator[Match]:
         while i < len(groups):
             found = None
             for j in range(len(groups), i, -1):  # longest range of whole groups first
+                sizes = tuple(b - a for a, b in groups[i:j])
+                if not ((len(sizes) == 1 and 13 <= sizes[0] <= 19) or sizes in _CARD_GROUPINGS):
+                    continue
                 a, b = groups[i][0], groups[j - 1][1]
-                digits = re.sub(r"\D", "", run.group()[a:b])
-                if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                if luhn_ok(re.sub(r"\D", "", run.group()[a:b])):
                     found = (j, a, b)
                     break
             if found:
