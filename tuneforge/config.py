@@ -98,7 +98,7 @@ class TrainConfig:
                               "lora/ia3 train a small PEFT adapter (settings under peft:) plus the head and merge "
                               "it into the saved weights; prefix/prompt are refused (virtual tokens cannot be "
                               "merged into a plain model); setfit is "
-                              "contrastive few-shot tuning. auto: full, or setfit for very few examples per class.")
+                              "contrastive few-shot tuning. auto: full, or setfit below 100 examples per class (measured: BENCHMARKS.md).")
     pooling: str = _f("auto", "cls | mean | auto: how a sentence becomes one vector for the classification head. "
                               "auto: mean for sentence-embedding backbones that ship no pooler (e5, MiniLM "
                               "sentence-transformers), else the backbone's own [CLS] pooler.")

@@ -21,7 +21,7 @@ def _train(out: Path, backbone: Path, task: str, data: Path, seed: int, epochs: 
     from tuneforge.config import load_config
     from tuneforge.train.run import train
     cfg = {"task": task, "backbone": str(backbone), "output_dir": str(out), "data": {"train": str(data)},
-           "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+           "train": {"method": "full", "epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
                      "dropout": 0.0, "max_length": 32, "seed": seed, "early_stopping_patience": 0,
                      "evals_per_epoch": 1, "logging_steps": 5, "bf16": "false",
                      "freeze_embeddings": False}}  # random embeddings: freezing them only handicaps

@@ -39,7 +39,7 @@ def train_tiny(tmp: Path, backbone: Path, seed: int, epochs: float) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = {"task": "text-classification", "backbone": str(backbone), "output_dir": str(tmp / "run"),
            "data": {"train": str(write_reviews(tmp / "reviews.csv", 300, seed))},
-           "train": {"epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+           "train": {"method": "full", "epochs": epochs, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
                      "dropout": 0.0, "max_length": 32, "seed": seed, "early_stopping_patience": 0,
                      "evals_per_epoch": 1, "bf16": "false",
                      "freeze_embeddings": False}}  # random embeddings: freezing them only handicaps

@@ -34,7 +34,7 @@ def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
 def make_config(tmp: Path, backbone: Path, data: Path, **train) -> Path:
     cfg = {"task": "text-classification", "backbone": str(backbone), "output_dir": str(tmp / "run"),
            "data": {"train": str(data), "text_column": "review", "label_column": "stars"},
-           "train": {"epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
+           "train": {"method": "full", "epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
                      "max_length": 32, "logging_steps": 2, "freeze_embeddings": False, **train}}
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(cfg), encoding="utf-8")

@@ -30,7 +30,7 @@ def intent_run(tmp_path_factory, tiny_bert) -> Path:
             w.writerow([f"{words[0]} {rng.choice(['is', 'was', 'and'])} {words[1]} {i}", lab])
     cfg = {"task": "text-classification", "backbone": str(tiny_bert), "output_dir": str(tmp / "run"),
            "data": {"train": str(tmp / "intents.csv")},
-           "train": {"epochs": 4, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
+           "train": {"method": "full", "epochs": 4, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
                      "max_length": 16, "seed": 0, "early_stopping_patience": 0, "evals_per_epoch": 1, "bf16": "false",
                      "freeze_embeddings": False}}
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
