@@ -115,6 +115,23 @@ def test_report_callback_prunes_below_the_median():
     assert trial.user_attrs["pruned_at_eval"] == 1
 
 
+@pytest.mark.parametrize("warmup", [0, 1, 2])
+def test_prune_warmup_protects_exactly_the_first_evaluations(warmup):
+    import optuna
+
+    from tuneforge.config import TuneConfig
+    from tuneforge.methods.tune import ReportToOptuna, make_pruner
+    study = optuna.create_study(direction="maximize",
+                                pruner=make_pruner(TuneConfig(prune_after_trials=1, prune_warmup_evals=warmup)))
+    study.optimize(lambda t: ([t.report(0.9, k) for k in (1, 2, 3)], 0.9)[1], n_trials=1)
+    cb = ReportToOptuna(study.ask(), "macro_f1")
+    for k in range(1, warmup + 1):  # far below the median, but inside the warm-up: never pruned
+        cb.on_evaluate(None, None, None, metrics={"eval_macro_f1": 0.1})
+    with pytest.raises(optuna.TrialPruned):
+        cb.on_evaluate(None, None, None, metrics={"eval_macro_f1": 0.1})
+    assert cb.evals == warmup + 1
+
+
 @pytest.mark.parametrize("space, message", [
     ({"train.learnin_rate": {"low": 1.0e-5, "high": 1.0e-4}}, "did you mean train.learning_rate"),
     ({"train": {"low": 1, "high": 2}}, "names no config field"),
