@@ -14,7 +14,7 @@ import pytest
 from tuneforge.cli import main
 from tuneforge.monitor.drift import REFERENCE, length_bins, length_edges, load_reference, measure, psi
 from tuneforge.serve.db import open_database
-from tuneforge.serve.requestlog import LogRow, RequestLog, ensure_schema, read_rows
+from tuneforge.serve.requestlog import LogRow, RequestLog, ensure_schema, read_rows, window_stats
 
 # The request_log table exactly as the first release created it (before input_chars).
 OLD_DDL = """CREATE TABLE request_log (
@@ -122,6 +122,33 @@ def test_input_chars_column_is_added_to_an_old_database(tmp_path, backend, reque
     log.close()
     rows = read_rows(db, "sentiment")
     assert [(r.request_id, r.input_chars) for r in rows] == [("r1", None), ("r2", 12)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_window_stats_from_sql_measure_what_the_rows_measure(tmp_path, backend, request):
+    """The server's periodic check aggregates in the database; its numbers must be those of the rows."""
+    if backend == "sqlite":
+        db = open_database(tmp_path / "registry.db")
+    else:
+        from .conftest import fresh_postgres
+        db = open_database(fresh_postgres(request.getfixturevalue("postgres_url")))
+    rows = [LogRow(float(t), f"r{t}", "sentiment", 1 + t % 2, 0, 3.0, [None, "pos", "neg", "neg"][t % 4],
+                   None if t % 7 == 0 else round(0.5 + (t % 5) / 10, 2), "h", None if t % 11 == 0 else 5 + t % 40)
+             for t in range(300)]
+    rows.append(LogRow(5.0, "other", "another-model", 1, 0, 3.0, "pos", 0.9, "h", 10))
+    log = RequestLog(db)
+    log.record(rows)
+    log.close()
+    ref = {"labels": {"pos": 0.5, "neg": 0.5}, "mean_confidence": 0.7,
+           "length": {"edges": [10, 20, 30], "shares": {"<=10": 0.25, "11-20": 0.25, "21-30": 0.25, ">30": 0.25}}}
+    stats = window_stats(db, "sentiment", since=100.0)
+    assert sorted(stats) == [1, 2]
+    for v in (1, 2):
+        want = measure([r for r in rows if r.name == "sentiment" and r.version == v and r.ts >= 100.0], ref)
+        got = measure(stats[v], ref)
+        assert got["n"] == want["n"] == 100 and got["status"] == want["status"]
+        for k, val in want.items():
+            assert got[k] == (pytest.approx(val, abs=1e-4) if isinstance(val, float) else val), k
 
 
 def test_ner_reference_uses_the_served_summary():

@@ -15,9 +15,9 @@ from contextlib import suppress
 from fastapi import HTTPException, Query
 from prometheus_client import Counter, Gauge
 
-from ..serve.requestlog import read_rows
+from ..serve.requestlog import window_stats
 from .alerts import AlertConfig, Alerter, format_duration, load_rules, parse_duration
-from .drift import load_reference, measure
+from .drift import WindowStats, load_reference, measure
 
 log = logging.getLogger("tuneforge.monitor")
 
@@ -51,15 +51,14 @@ class ServerMonitor:
         return self._refs[key]
 
     def measures(self, targets: dict[str, set[int]], windows: set[float], now: float) -> dict:
-        """drift.measure for every (model, version, window); one request-log read per model."""
+        """drift.measure for every (model, version, window); one aggregate query per (model, window)."""
         out = {}
         for name, versions in targets.items():
-            rows = read_rows(self.state.registry.db, name, since=now - max(windows))
-            for v in versions:
-                ref = self.reference(name, v)
-                mine = [r for r in rows if r.version == v]
-                for w in windows:
-                    out[(name, v, w)] = measure([r for r in mine if r.ts >= now - w], ref, self.config.thresholds)
+            for w in windows:  # counts from SQL: memory stays flat however busy the window (WindowStats)
+                stats = window_stats(self.state.registry.db, name, since=now - w)
+                for v in versions:
+                    out[(name, v, w)] = measure(stats.get(v, WindowStats()), self.reference(name, v),
+                                                self.config.thresholds)
         return out
 
     def served(self) -> dict[str, set[int]]:

@@ -143,6 +143,19 @@ class RequestLog:
                 return
 
 
+def window_stats(db: Database, name: str, since: float) -> dict:
+    """{version: drift.WindowStats} of a model's rows since `since`, aggregated in the database: the result has
+    one row per (version, label, input length), however many requests the window holds."""
+    from ..monitor.drift import WindowStats
+    out: dict = {}
+    for version, label, chars, n, conf_sum, conf_n in db.query(
+            "SELECT version, label, input_chars, COUNT(*), SUM(confidence), COUNT(confidence) FROM request_log "
+            "WHERE name = ? AND ts >= ? GROUP BY version, label, input_chars", (name, since)):
+        out.setdefault(int(version), WindowStats()).add(label, chars, None, count=int(n),
+                                                        confidence_sum=float(conf_sum or 0.0), confidence_n=int(conf_n))
+    return out
+
+
 def read_rows(db: Database, name: str, since: float | None = None) -> list[LogRow]:
     sql = f"SELECT {', '.join(COLUMNS)} FROM request_log WHERE name = ?"
     params: tuple = (name,)
