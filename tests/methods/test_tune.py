@@ -27,7 +27,7 @@ def tune_config(tmp_path, tiny_bert, space, n=160, **tune):
             w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {i}", lab])
     raw = {"task": "text-classification", "backbone": str(tiny_bert), "output_dir": str(tmp_path / "run"),
            "data": {"train": str(tmp_path / "reviews.csv")},
-           "train": {"epochs": 1, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+           "train": {"method": "full", "epochs": 1, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
                      "dropout": 0.0, "max_length": 32, "freeze_embeddings": False, "evals_per_epoch": 2,
                      "early_stopping_patience": 0, "bf16": "false"},
            "tune": {"space": space, "output_dir": str(tmp_path / "study"), **tune}}
@@ -57,6 +57,9 @@ def test_study_resumes_to_the_total_and_writes_table_plot_and_best_config(tmp_pa
     assert [s for _, s in finished_trials(study / "study.db")] == ["COMPLETE"] * 3
     rows = list(csv.DictReader((study / "results.csv").open()))
     assert [int(r["trial"]) for r in rows] == [0, 1, 2]
+    # the first trial is the config as given (its rate 3e-3 and batch 8 lie inside the space): the baseline
+    assert (float(rows[0]["train.learning_rate"]), rows[0]["train.batch_size"]) == (pytest.approx(3e-3), "8")
+    assert rows[0]["note"] == "config as given" and not rows[1]["note"]
     assert all(1e-3 <= float(r["train.learning_rate"]) <= 1e-2 and r["train.batch_size"] in ("8", "16")
                for r in rows)
     assert "| trial |" in (study / "results.md").read_text()
@@ -113,6 +116,20 @@ def test_report_callback_prunes_below_the_median():
     with pytest.raises(optuna.TrialPruned):
         cb.on_evaluate(None, None, None, metrics={"eval_macro_f1": 0.4})
     assert trial.user_attrs["pruned_at_eval"] == 1
+
+
+def test_baseline_params_keep_what_lies_in_the_space():
+    from tuneforge.config import Config
+    from tuneforge.methods.tune import baseline_params
+    cfg = Config()  # learning rates left to the task (None): the task's defaults are the baseline
+    cfg.train.batch_size, cfg.train.warmup_ratio = 64, 0.06
+    space = {"train.learning_rate": {"low": 1.0e-5, "high": 3.0e-4, "log": True},
+             "train.batch_size": {"choices": [16, 32]},          # 64 is not a choice: sampled instead
+             "train.warmup_ratio": {"low": 0.1, "high": 0.2}}     # 0.06 is outside: sampled instead
+    assert baseline_params(cfg, space) == {"train.learning_rate": pytest.approx(1e-4)}
+    assert baseline_params(cfg, {"train.epochs": {"low": 1, "high": 5, "step": 2}}) == {"train.epochs": 3}
+    cfg.train.epochs = 4
+    assert baseline_params(cfg, {"train.epochs": {"low": 1, "high": 5, "step": 2}}) == {}
 
 
 @pytest.mark.parametrize("warmup", [0, 1, 2])

@@ -84,6 +84,33 @@ def _suggest(trial, key: str, spec: dict):
                                log=bool(spec.get("log")))
 
 
+def baseline_params(cfg: Config, space: dict) -> dict:
+    """The config's own values of the searched keys, where they lie inside the space: enqueued as a new study's
+    first trial, so the search is measured against where the user started and never reports a best config
+    that is worse on validation than it. A key left to its task default (None) takes that default (the body
+    and head learning rates); any other None, or a value outside the space, is sampled as usual."""
+    from ..tasks.base import get_task
+    from .peft_adapters import default_learning_rate
+    d = get_task(cfg.task).defaults
+    filled = {"train.learning_rate": default_learning_rate(cfg.train.method, d.learning_rate),
+              "train.head_learning_rate": d.head_learning_rate}
+    out = {}
+    for key, spec in space.items():
+        node = cfg
+        for part in key.split("."):
+            node = getattr(node, part)
+        value = filled.get(key) if node is None else node
+        if value is None:
+            continue
+        if "choices" in spec:
+            if value in spec["choices"]:
+                out[key] = value
+        elif float(spec["low"]) <= value <= float(spec["high"]) and (
+                not spec.get("step") or abs((value - spec["low"]) / spec["step"] - round((value - spec["low"]) / spec["step"])) < 1e-9):
+            out[key] = value
+    return out
+
+
 def with_params(cfg: Config, params: dict, output_dir: str | None = None) -> Config:
     """A copy of the config with the trial's values (and its own output_dir), validated like any config."""
     from ..config import validate
@@ -146,6 +173,8 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
         # belongs to no live process) and drop its half-trained run directory
         storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         shutil.rmtree(t.user_attrs.get("run_dir", study_dir / "missing"), ignore_errors=True)
+    if not study.trials:
+        study.enqueue_trial(baseline_params(cfg, space), user_attrs={"baseline": True})
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     already = len(study.get_trials(deepcopy=False, states=done))
     # Seeded from train.seed, moved on by the trials already in the study: a resumed study must not draw
@@ -213,6 +242,7 @@ def _rows(study, space: dict, metric: str) -> list[dict]:
             row["evals"] = step
             row["last_eval_score"] = round(t.intermediate_values[step], 4)
         row["duration_s"] = round(t.duration.total_seconds(), 1) if t.duration else None
+        row["note"] = "config as given" if t.user_attrs.get("baseline") else None
         kept = t.user_attrs.get("run_dir")
         row["run_dir"] = kept if t.state.name == "COMPLETE" and kept and Path(kept).is_dir() else None  # keep_runs
         rows.append(row)
