@@ -4,6 +4,8 @@ Each trial is an ordinary `tuneforge train` (tuneforge.train.run.train) of the c
 into its own run directory under the study directory. The study lives in SQLite there (study.db), so running
 the same command again after a kill resumes it: `--trials N` is the total of finished trials, not N more.
 
+  Trial 0 of a new study is the config as given (baseline_params; "config as given" in the table), so the
+  best trial is never worse on validation than where the user started.
   TPE (Optuna's default sampler) seeded from train.seed: the first `tune.startup_trials` are random, then it
   models which values score well. MedianPruner: every validation evaluation inside a trial is reported to
   Optuna; a trial whose score is below the median of earlier trials at the same evaluation stops there
