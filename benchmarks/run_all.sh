@@ -46,3 +46,7 @@ $PY benchmarks/adversarial_polarity.py --arms none fgm                          
 $PY benchmarks/fewshot_polarity.py examples/polarity-en.yaml backbone=multilingual-e5-small --sizes 8 --seeds 0 1 2 \
     --arms setfit --heads --results benchmarks/results/fewshot-polarity-e5.json
 $PY benchmarks/augment_lowdata.py examples/polarity-en.yaml
+$PY benchmarks/augment_lowdata.py examples/polarity-en.yaml --arms plain_steps --name polarity-en-plain-steps
+$PY benchmarks/fewshot_polarity.py                                 # setfit vs full, 8-128 per class (~70 min)
+$PY benchmarks/hpo_polarity.py                                     # 12 trials, then both configs on the full split
+$PY benchmarks/pii_redaction.py
