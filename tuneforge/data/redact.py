@@ -4,9 +4,10 @@ placeholders (`[EMAIL]`, `[PHONE]`, ...) before a model ever sees them.
 `data.redact: [email, phone, id_card, bank_card, url, ip]` turns it on; it runs on every split right
 after reading, before deduplication and splitting (`load_splits`), and the data report counts what
 was replaced per type. Recognizers are regular expressions plus the checks that make a number real:
-Luhn and a card-like grouping (one run, or 4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) for bank cards; date of birth, region code and ISO 7064 MOD 11-2 check digit for resident IDs;
-octets <= 255 for IPv4; Python's `ipaddress` for IPv6. Every digit recognizer is guarded by lookarounds,
-so a number is never found inside a longer digit run. The guards name ASCII digits and letters, never
+Luhn and a card-like grouping (one run, or 4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) for bank cards; date of
+birth, region code and ISO 7064 MOD 11-2 check digit for resident IDs; octets <= 255 for IPv4; Python's
+`ipaddress` for IPv6. Every digit recognizer is guarded by lookarounds, so a number is never found inside a
+longer digit run. The guards name ASCII digits and letters, never
 `\\w`: in Chinese text a number sits right next to ideographs ("电话13812345678"), which `\\w` matches.
 
 When candidates of different types overlap, the longest span wins, and on equal spans the type with

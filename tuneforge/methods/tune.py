@@ -107,9 +107,10 @@ def baseline_params(cfg: Config, space: dict) -> dict:
         if "choices" in spec:
             if value in spec["choices"]:
                 out[key] = value
-        elif float(spec["low"]) <= value <= float(spec["high"]) and (
-                not spec.get("step") or abs((value - spec["low"]) / spec["step"] - round((value - spec["low"]) / spec["step"])) < 1e-9):
-            out[key] = value
+        elif float(spec["low"]) <= value <= float(spec["high"]):
+            k = (value - spec["low"]) / spec["step"] if spec.get("step") else 0.0
+            if abs(k - round(k)) < 1e-9:  # on the step grid Optuna samples from
+                out[key] = value
     return out
 
 

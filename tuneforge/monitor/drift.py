@@ -65,9 +65,18 @@ def length_edges(lengths: list[int]) -> list[int]:
 
 def length_bins(lengths, edges: list[int]) -> dict[str, float]:
     """Shares per length bin, keyed by bin label ("<=12", "13-20", ">57") so reports read on their own."""
+    return weighted_length_bins(Counter(int(n) for n in lengths), edges)
+
+
+def weighted_length_bins(lengths: Counter, edges: list[int]) -> dict[str, float]:
+    """length_bins of a {length: count} tally (what the request log's aggregate query returns)."""
     labels = bin_labels(edges)
-    idx = np.searchsorted(np.asarray(edges), np.asarray(list(lengths), dtype=float), side="left")
-    return shares(Counter(labels[i] for i in idx))
+    values = list(lengths)
+    idx = np.searchsorted(np.asarray(edges), np.asarray(values, dtype=float), side="left")
+    binned: Counter = Counter()
+    for i, v in zip(idx, values):
+        binned[labels[i]] += lengths[v]
+    return shares(binned)
 
 
 def bin_labels(edges: list[int]) -> list[str]:
@@ -199,16 +208,6 @@ class WindowStats:
         elif confidence is not None:
             self.confidence_sum += confidence * count
             self.confidence_n += count
-
-
-def weighted_length_bins(lengths: Counter, edges: list[int]) -> dict[str, float]:
-    labels = bin_labels(edges)
-    values = list(lengths)
-    idx = np.searchsorted(np.asarray(edges), np.asarray(values, dtype=float), side="left")
-    binned: Counter = Counter()
-    for i, v in zip(idx, values):
-        binned[labels[i]] += lengths[v]
-    return shares(binned)
 
 
 def measure(rows, reference: dict | None, thresholds: Thresholds = Thresholds()) -> dict:
