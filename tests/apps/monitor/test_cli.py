@@ -52,6 +52,7 @@ def test_report_png_marks_alerts(tmp_path, capsys):
     (["--input", "{d}/ok.jsonl", "--window", "an hour"], "'an hour' is not a duration"),
     (["--input", "{d}/ok.jsonl", "--webhook", "alerts.internal/hook"], "not an http(s) URL"),
     (["--input", "{d}/ok.jsonl", "--threshold", "-1"], "--threshold"),
+    (["--input", "{d}/ok.jsonl", "--slack", "-0.5"], "--slack"),
     (["--input", "{d}/ok.jsonl", "--config", "{d}/conf.yaml"], "unknown key(s) treshold"),
     (["--watch", "{d}/nowhere"], "not a directory"),
     (["report", "--db", "{d}/none.db"], "no monitor database"),
@@ -90,3 +91,19 @@ def test_topic_model_names_topics_of_items_without_one(tmp_path, sentiment_run, 
     assert main(["app", "monitor", "report", "--db", db, "--json"]) == 0
     topics = {w["topic"]: w["total"] for w in json.loads(capsys.readouterr().out)["windows"]}
     assert topics.pop("given") == 1 and set(topics) <= {"neg", "pos"} and sum(topics.values()) == 3
+
+
+def test_example_config_states_the_detector_defaults():
+    # examples/app-monitor.yaml documents the detector by restating its defaults: it must parse, validate,
+    # and say what the code does (a default changed in one place and not the other fails here)
+    import argparse
+    from pathlib import Path
+
+    from tuneforge.apps.monitor.cli import DETECTOR_KEYS, _settings, register
+    from tuneforge.apps.monitor.detect import DetectorOptions
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    example = Path(__file__).resolve().parents[3] / "examples" / "app-monitor.yaml"
+    s = _settings(parser.parse_args(["monitor", "--config", str(example)]))
+    assert DetectorOptions(**{k: s[k] for k in DETECTOR_KEYS}).validate() == DetectorOptions()
+    assert s["method"] == "cusum" and s["model"] == "runs/polarity-en"

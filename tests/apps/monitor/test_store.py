@@ -16,7 +16,7 @@ from .conftest import stream
 SURGE = ("payments", 60, 64, 0.8)  # hours 60-63 of topic payments: 80 % negative instead of 30 %
 
 
-@pytest.mark.parametrize("method", ["zscore", "ewma"])
+@pytest.mark.parametrize("method", ["zscore", "ewma", "cusum"])
 def test_streamed_surge_alerts_once_with_examples(tmp_path, method):
     items = stream(96, surges=[SURGE], seed=4)
     db = tmp_path / "m.db"
@@ -24,8 +24,8 @@ def test_streamed_surge_alerts_once_with_examples(tmp_path, method):
     for h in range(0, 96, 8):  # arrives in batches of eight hours, as from a watched directory
         batch = items[h * 80:(h + 8) * 80]  # 2 topics x 40 texts per hour
         got += ingest(db, batch, detector=DetectorOptions(method=method)).alerts
-    # z-score fires on the first surge hour; EWMA may need one more to build up
-    ok = ["2026-03-03T12:00:00Z"] + (["2026-03-03T13:00:00Z"] if method == "ewma" else [])
+    # z-score fires on the first surge hour; EWMA and CUSUM may need one more to build up
+    ok = ["2026-03-03T12:00:00Z"] + (["2026-03-03T13:00:00Z"] if method != "zscore" else [])
     assert len(got) == 1 and got[0]["topic"] == "payments" and got[0]["at"] in ok, got
     a = got[0]
     assert a["negative_share"] > 0.6 and 0.2 < a["baseline"] < 0.4 and a["method"] == method

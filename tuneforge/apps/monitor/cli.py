@@ -1,6 +1,6 @@
 """`tuneforge app monitor`: the sentiment-risk monitor's command line (argparse only at import time).
 
-    tuneforge app monitor --model RUN --input stream.jsonl [--topic-model RUN] [--window 1h] [--method ewma]
+    tuneforge app monitor --model RUN --input stream.jsonl [--topic-model RUN] [--window 1h] [--method cusum]
     tuneforge app monitor --model RUN --watch incoming/ --webhook http://alerts.internal:9000/hook
     tuneforge app monitor --model RUN --serve --port 8100          # POST /v1/ingest [{"time", "text", "topic"}]
     tuneforge app monitor report --db monitor.db --output trend.png
@@ -13,10 +13,11 @@ import argparse
 # Settings a flag or the --config YAML may give (flag wins), with their defaults. Detector keys mirror
 # detect.DetectorOptions (kept literal here so `tuneforge --help` imports nothing heavy).
 DEFAULTS = {"model": None, "topic_model": None, "negative_label": None, "db": "monitor.db", "window": "1h",
-            "method": "ewma", "threshold": None, "min_count": 20, "pool": 4, "baseline": 48, "warmup": 12, "lam": 0.25,
-            "min_rise": 0.05, "cooldown": 6, "webhook": None, "examples": 5, "time_field": "time",
+            "method": "cusum", "threshold": None, "min_count": 20, "pool": 4, "baseline": 48, "warmup": 12, "lam": 0.25,
+            "slack": 0.6, "min_rise": 0.05, "cooldown": 6, "webhook": None, "examples": 5, "time_field": "time",
             "text_field": "text", "topic_field": "topic", "interval": "5s", "settle": "1s"}
-DETECTOR_KEYS = ("method", "threshold", "min_count", "pool", "baseline", "warmup", "lam", "min_rise", "cooldown")
+DETECTOR_KEYS = ("method", "threshold", "min_count", "pool", "baseline", "warmup", "lam", "slack", "min_rise",
+                 "cooldown")
 
 
 def register(sub) -> None:
@@ -38,16 +39,19 @@ def register(sub) -> None:
     p.add_argument("--db", help="SQLite database (default monitor.db)")
     p.add_argument("--window", help='window width, e.g. "15m", "1h" (default), "1d"')
     det = p.add_argument_group("surge detector")
-    det.add_argument("--method", choices=["ewma", "zscore"], help="ewma (default): smoothed, catches smaller sustained "
-                                                                  "rises; zscore: each window on its own")
-    det.add_argument("--threshold", type=float, help="standard deviations above the baseline (default 3.25 for ewma, "
-                                                   "3.5 for zscore)")
+    det.add_argument("--method", choices=["cusum", "ewma", "zscore"],
+                     help="cusum (default): adds up each window's rise, catches the smallest sustained rises; ewma: "
+                          "smoothed shares; zscore: each window on its own (fastest on large, sudden surges)")
+    det.add_argument("--threshold", type=float, help="alarm level (default 5.0 for cusum; standard deviations above "
+                                                   "the baseline, 3.25 for ewma, 3.5 for zscore)")
     det.add_argument("--min-count", type=int, help="texts a window needs to be judged (default 20)")
     det.add_argument("--pool", type=int, help="quiet windows are pooled, at most this many, to reach --min-count "
                                               "(default 4; 1 skips them)")
     det.add_argument("--baseline", type=int, help="windows in the rolling baseline (default 48)")
     det.add_argument("--warmup", type=int, help="windows seen before the first alert (default 12)")
     det.add_argument("--lam", type=float, help="EWMA weight of the newest window (default 0.25)")
+    det.add_argument("--slack", type=float, help="CUSUM: standard deviations a window must rise before it counts "
+                                                 "(default 0.6)")
     det.add_argument("--min-rise", type=float, help="least rise of the negative share over the baseline (default 0.05)")
     det.add_argument("--cooldown", type=int, help="windows a topic stays silent after an alert (default 6)")
     p.add_argument("--webhook", help="POST each alert as JSON here (always also logged)")
