@@ -14,10 +14,10 @@ windows show beyond their own sampling noise.
     ewma    an exponentially weighted mean s of the shares, s = lam*x + (1-lam)*s, judged against its
             own smaller spread sd*sqrt(lam/(2-lam)) (an EWMA chart; catches smaller sustained rises
             that no single window shows, at the price of a window or two of delay)
-    cusum   Page's one-sided CUSUM of the standardised shares, S = max(0, S + z - slack), alarm when S >= threshold
-            (the default: a rise of a few hours adds up window by window, and, unlike the EWMA, a quiet
-            stretch below the baseline cannot bank negative credit that hides the next rise; clipping at 0
-            forgets it)
+    cusum   Page's one-sided CUSUM of the standardised shares, S = max(0, S + z - slack), alarm when
+            S >= threshold (the default: a rise of a few hours adds up window by window and, unlike the
+            EWMA, a quiet stretch below the baseline cannot bank a deficit that hides the next rise:
+            the sum never goes below 0)
 
 All three also need the window's own share to sit `min_rise` above the baseline. Windows that alarm are kept out
 of the baseline (a surge must not teach the baseline that it is normal) unless the alarm lasts longer than
@@ -45,13 +45,13 @@ THRESHOLDS = {"cusum": 5.0, "ewma": 3.25, "zscore": 3.5}
 @dataclass
 class DetectorOptions:
     method: str = "cusum"
-    threshold: float | None = None  # standard deviations above the baseline; None: THRESHOLDS[method]
+    threshold: float | None = None  # alarm level (cusum: summed rise, else sds); None: THRESHOLDS[method]
     min_count: int = 20  # texts a window (or a pool of quiet windows) needs to be tested or to join the baseline
     pool: int = 4  # at most this many consecutive windows are pooled to reach min_count (1: quiet windows are skipped)
     baseline: int = 48  # eligible windows in the rolling baseline
     warmup: int = 12  # eligible windows seen before the first test
     lam: float = 0.25  # EWMA weight of the newest window
-    slack: float = 0.6  # CUSUM: standard deviations each window must rise before it adds up (about half the rise it is tuned for)
+    slack: float = 0.6  # CUSUM: standard deviations a window must rise before it adds up (~half the rise aimed at)
     min_rise: float = 0.05  # the window's negative share must be at least this far above the baseline
     cooldown: int = 6  # windows after an alert in which the same topic does not alert again
     min_sd: float = 0.005  # floor of the spread (transformed scale): a perfectly flat baseline must not make every wobble infinite
