@@ -187,14 +187,18 @@ def write_stream(path: Path, days: int, surges: list[dict], rate: float, seed: i
     return 0
 
 
+def detector_kwargs(pairs: list[str]) -> dict:
+    """["threshold=3.5", "method=cusum"] -> DetectorOptions keyword arguments, each cast to its field's type."""
+    from tuneforge.apps.monitor.detect import DetectorOptions
+    types = {k: type(v) for k, v in vars(DetectorOptions()).items()}  # threshold: its resolved float default
+    return {k: types[k](v) for k, v in (kv.split("=", 1) for kv in pairs)}
+
+
 def tune(a, seeds: list[int], grid: list[str], neg, pos, preds) -> int:
     """Detector settings scored on other replay seeds than the reported one: each seed's stream is replayed
     once per label kind through the store, then every setting is run over the finished database."""
     from tuneforge.apps.monitor.detect import DetectorOptions
-    settings = [{k: v for k, v in (kv.split("=", 1) for kv in g.split(","))} for g in grid]
-    types = {k: type(v) for k, v in vars(DetectorOptions()).items()}
-    types["threshold"] = float
-    opts = [DetectorOptions(**{k: types[k](v) for k, v in st.items()}).validate() for st in settings]
+    opts = [DetectorOptions(**detector_kwargs(g.split(","))).validate() for g in grid]
     rows = {(g, labels): {"caught": 0, "surges": 0, "false": [], "delays": []} for g in grid for labels in ("predicted", "true")}
     with tempfile.TemporaryDirectory(prefix="app-monitor-tune-") as tmp:
         for seed in seeds:
@@ -215,7 +219,10 @@ def tune(a, seeds: list[int], grid: list[str], neg, pos, preds) -> int:
             "worst_replay_false_alarms_per_month": round(max(r["false"]) / months, 2),
             "mean_delay_h": round(sum(r["delays"]) / max(1, len(r["delays"])), 2)} for (g, labels), r in rows.items()]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"app-monitor-tuning-{Path(a.run).name}-r{a.rate:g}.json").write_text(json.dumps(
+    name = f"app-monitor-tuning-{Path(a.run).name}-r{a.rate:g}"
+    if seeds != list(range(1, 13)):  # a quick look on other seeds never overwrites the recorded choice
+        name += "-seeds" + "-".join(map(str, seeds))
+    (RESULTS / f"{name}.json").write_text(json.dumps(
         {"seeds": seeds, "days": a.days, "rate_peak_per_hour_topic": a.rate, "run": a.run, "rows": out}, indent=2) + "\n",
         encoding="utf-8")
     print("| setting | labels | surges caught | false alarms / month (mean, worst replay) | mean delay h |\n|---|---|---|---|---|")
@@ -255,11 +262,10 @@ def main() -> int:
     ap.add_argument("--grid", nargs="*", default=["method=cusum", "method=ewma", "method=zscore"],
                     metavar="KEY=VALUE,...", help="--tune-seeds: detector settings, e.g. method=cusum,slack=0.6,threshold=5")
     a = ap.parse_args()
-    from dataclasses import asdict, fields
+    from dataclasses import asdict
 
     from tuneforge.apps.monitor.detect import METHODS, DetectorOptions
-    types = {f.name: type(getattr(DetectorOptions(), f.name)) for f in fields(DetectorOptions)}
-    given = {k: types[k](v) for k, v in (kv.split("=", 1) for kv in a.detector)}
+    given = detector_kwargs(a.detector)
 
     def options(method: str, **extra) -> DetectorOptions:  # the threshold's default depends on the method
         return DetectorOptions(**{**given, "method": method, **extra}).validate()
