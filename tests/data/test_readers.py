@@ -360,3 +360,136 @@ def test_ner_empty_and_missing(tmp_path):
     assert fails(read_conll, write(tmp_path / "e.txt", "\n\n")).what == "the file is empty"
     assert fails(read_conll, write(tmp_path / "d.txt", "-DOCSTART- O\n\n")).what == "no sentences found"
     assert fails(read_conll, tmp_path / "nope.txt").what == "file not found"
+
+
+# ---------------------------------------------------------------- sizes: limited while reading (issue 16)
+
+def test_csv_cell_over_131072_characters_is_read(tmp_path):
+    """Python's csv stops at 131,072 characters per cell by default; our bound is the line limit."""
+    long = "word " * 40_000  # 200,000 characters in one quoted cell
+    p = write(tmp_path / "d.csv", f'text,label\n"{long}",pos\nshort,neg\n')
+    ex, _ = read(p)
+    assert len(ex[0].text) > 131_072 and ex[1].label == "neg"
+
+
+def test_csv_cell_over_the_limit_says_the_cell_is_too_long(tmp_path, monkeypatch):
+    import tuneforge.data.readers as readers
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1000)
+    # a quoted cell over the limit spread across short lines: no line is too long, the cell is
+    p = write(tmp_path / "d.csv", 'text,label\nok,pos\n"' + "abc\n" * 400 + '",neg\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:3"
+    assert "longer than 1,000 characters" in e.what and "quote" not in e.fix.split("(")[0].lower()
+    assert "TUNEFORGE_MAX_LINE_MB" in e.fix
+
+
+def test_a_line_over_the_limit_is_refused_while_reading(tmp_path, monkeypatch):
+    import tuneforge.data.readers as readers
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(readers, "READ_BLOCK", 256)  # the long line straddles several blocks
+    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": "p"}\n' * 3 + '{"text": "' + "x" * 5000 + '", "label": "p"}\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:4" and "longer than 1,000 bytes" in e.what and "TUNEFORGE_MAX_LINE_MB" in e.fix
+
+
+def test_a_huge_single_line_is_not_read_whole(tmp_path, monkeypatch):
+    """The reader stops at the limit: a file far larger than the limit is refused after reading a
+    bounded amount of it, not loaded first."""
+    import tuneforge.data.readers as readers
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 10_000)
+    p = tmp_path / "d.csv"
+    with p.open("wb") as f:
+        f.write(b"text,label\n")
+        f.write(b"x" * 5_000_000)
+    read_sizes = []
+    real_open = Path.open
+
+    def spy_open(self, *a, **kw):
+        fh = real_open(self, *a, **kw)
+        if self == p:
+            real_read = fh.read
+            def counted(n=-1):
+                read_sizes.append(n)
+                return real_read(n)
+            fh.read = counted
+        return fh
+    monkeypatch.setattr(Path, "open", spy_open)
+    e = fails(read, p)
+    assert e.where == f"{p}:2" and "longer than 10,000 bytes" in e.what
+    assert read_sizes and all(0 < n <= readers.READ_BLOCK for n in read_sizes)  # never read() whole
+    assert sum(read_sizes) < 5_000_000
+
+
+def test_a_file_over_the_file_limit_is_refused(tmp_path, monkeypatch):
+    import tuneforge.data.readers as readers
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 2000)
+    p = write(tmp_path / "d.csv", "text,label\n" + "good,pos\n" * 500)
+    e = fails(read, p)
+    assert e.where == str(p) and "2,000 bytes" in e.what and "TUNEFORGE_MAX_FILE_MB" in e.fix
+
+
+# ---------------------------------------------------------------- CSV structure (issue 16)
+
+def test_unclosed_quote_at_the_end_is_an_error_even_with_the_right_field_count(tmp_path):
+    # the swallowed rest is one cell, and the row still has two fields: the field count cannot see it
+    p = write(tmp_path / "d.csv", 'label,text\npos,good\nneg,"bad\npos,fine\nneg,awful\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:3" and "quote" in e.what and "never closed" in e.what
+
+
+def test_a_quote_closed_in_the_wrong_place_is_an_error(tmp_path):
+    # `"bad,neg\n"fine",pos` reads as two fields ('bad,neg\nfine"', 'pos'): a silent merge of two rows
+    p = write(tmp_path / "d.csv", 'text,label\ngood,pos\n"bad,neg\n"fine",pos\nok,neg\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:3" and "quote" in e.what
+
+
+def test_a_stray_quote_inside_an_unquoted_cell_is_still_text(tmp_path):
+    p = write(tmp_path / "d.csv", 'text,label\na 5" screen,pos\n"two\nlines",neg\n')
+    assert pairs(read(p)[0]) == [('a 5" screen', "pos"), ("two lines", "neg")]
+
+
+def test_duplicate_header_names_are_refused(tmp_path):
+    p = write(tmp_path / "d.csv", "text,label,label\ngood,pos,neg\n")
+    e = fails(read, p)
+    assert e.where == f"{p}:1" and "'label'" in e.what and "twice" in e.what and e.fix
+
+
+# ---------------------------------------------------------------- label values (issue 16)
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "None", "null", "NULL", "<NA>", " "])
+def test_missing_value_labels_are_refused(tmp_path, value):
+    p = write(tmp_path / "d.csv", f"text,label\ngood,pos\nbad,{value}\n")
+    e = fails(read, p)
+    assert e.where == f"{p}:3" and "label" in e.what and "data.bad_rows=skip" in e.fix
+
+
+def test_missing_value_labels_are_dropped_and_counted_with_skip(tmp_path):
+    p = write(tmp_path / "d.csv", "text,label\ngood,pos\nbad,NaN\nmeh,None\nfine,neg\n")
+    ex, stats = read(p, skip=True)
+    assert pairs(ex) == [("good", "pos"), ("fine", "neg")] and stats.dropped["missing label"] == 2
+    j = write(tmp_path / "d.jsonl", '{"text": "a", "label": NaN}\n{"text": "b", "label": "x"}\n{"text": "c", "label": "null"}\n')
+    ex, stats = read(j, skip=True)
+    assert pairs(ex) == [("b", "x")] and stats.dropped["missing label"] == 2
+
+
+def test_jsonl_numeric_labels_are_one_class_per_value(tmp_path):
+    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n'
+                                    '{"text": "c", "label": "1"}\n{"text": "d", "label": 0}\n{"text": "e", "label": -2.0}\n')
+    assert [e.label for e in read(p)[0]] == ["1", "1", "1", "0", "-2"]
+    c = write(tmp_path / "d.csv", "text,label\na,1.0\nb,1\nc,0.0\n")
+    assert [e.label for e in read(c)[0]] == ["1", "1", "0"]  # pandas writes int columns holding NaN as 1.0
+
+
+def test_jsonl_booleans_mixed_with_numbers_are_refused(tmp_path):
+    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": true}\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:2" and "boolean" in e.what and "number" in e.what and e.fix
+    ok = write(tmp_path / "b.jsonl", '{"text": "a", "label": true}\n{"text": "b", "label": false}\n')
+    assert [e.label for e in read(ok)[0]] == ["true", "false"]
+
+
+def test_jsonl_fractional_label_is_refused(tmp_path):
+    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": 0.5}\n')
+    e = fails(read, p)
+    assert e.where == f"{p}:2" and "0.5" in e.what and "integer" in e.fix
