@@ -70,29 +70,8 @@ def cmd_evaluate(a) -> int:
 
 
 def _read_inputs(path: Path, text_column: str) -> list[str]:
-    from .data.readers import read_text
-    text = read_text(path, "utf-8")
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        out = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                out.append(str(obj[text_column]) if isinstance(obj, dict) else str(obj))
-            except (json.JSONDecodeError, KeyError):
-                raise TuneforgeError(f"expected a JSON object with key {text_column!r}", where=f"{path}:{i}",
-                                     fix="write one JSON object per line, or use a .txt file with one text per line") from None
-        return out
-    if path.suffix.lower() in (".csv", ".tsv"):
-        import csv
-        import io
-        rows = list(csv.DictReader(io.StringIO(text), delimiter="," if path.suffix.lower() == ".csv" else "\t"))
-        if rows and text_column not in rows[0]:
-            raise TuneforgeError(f"column {text_column!r} is missing", where=str(path),
-                                 fix="pass --text-column with the right column name")
-        return [r[text_column] for r in rows]
-    return [l for l in text.splitlines() if l.strip()]
+    from .data.inputs import read_inputs  # strict like training's readers: file:line, exit 2
+    return read_inputs(path, text_column)
 
 
 def _run_task(run: str) -> str | None:
