@@ -69,7 +69,7 @@ MAX_FILE_BYTES = int(float(os.environ.get("TUNEFORGE_MAX_FILE_MB", "4096")) * 2*
 READ_BLOCK = 2**22
 
 
-def _read_bounded(path: Path) -> bytes:
+def read_bounded(path: Path) -> bytes:
     """The file's bytes, read in blocks; stops with file:line at the first line over MAX_LINE_BYTES and
     with the file named once MAX_FILE_BYTES are exceeded, before reading any further."""
     line_limit, file_limit = MAX_LINE_BYTES, MAX_FILE_BYTES
@@ -120,7 +120,7 @@ def read_text(path: Path, encoding: str) -> str:
     path = Path(path)
     if not path.is_file():
         raise TuneforgeError("file not found", where=str(path), fix="check data.train/validation/test paths")
-    raw = _read_bounded(path)
+    raw = read_bounded(path)
     if not raw.strip():
         raise TuneforgeError("the file is empty", where=str(path), fix="point the config at a file with labeled rows")
     try:

@@ -45,6 +45,11 @@ def test_jsonl_and_csv(tmp_path):
     ("s.csv", "time,body\n2026-03-01T00:00:00Z,x\n", ":1", "no column 'text'"),
     ("s.csv", "time,text\n2026-03-01T00:00:00Z,x\n2026-03-01T00:00:00Z,y,extra\n", ":3", "3 cells but 2 columns"),
     ("s.csv", "time,text\n,x\n", ":2", "no 'time'"),
+    # issue 16: an unclosed quote used to swallow the rest of the file as one text; a duplicated column
+    # name let the last one win
+    ("s.csv", 'time,text\n2026-03-01T00:00:00Z,"open\n2026-03-01T00:01:00Z,y\n', ":2", "never closed"),
+    ("s.csv", 'time,text\n2026-03-01T00:00:00Z,"open\n2026-03-01T00:01:00Z,"y",z\n', ":2", "not closed"),
+    ("s.csv", "time,text,text\n2026-03-01T00:00:00Z,x,y\n", ":1", "'text' appears twice"),
     ("s.jsonl", "", "s.jsonl", "empty"),
     ("s.txt", "hello\n", "s.txt", "cannot read .txt"),
 ])

@@ -5,8 +5,6 @@ item's index in a request) and the fix; nothing of a bad file is counted.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -14,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...data.readers import csv_header, read_bounded
 from ...errors import TuneforgeError
 
 SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv")
@@ -96,7 +95,7 @@ def parse_items(body, fields: Fields = Fields(), where: str = "request") -> list
 def _decode(path: Path) -> str:
     if not path.is_file():
         raise TuneforgeError("file not found", where=str(path), fix="check the path")
-    raw = path.read_bytes()
+    raw = read_bounded(path)  # a line over the size limit stops the read with file:line
     if not raw.strip():
         raise TuneforgeError("the file is empty", where=str(path), fix="write one item per line (JSONL) or per row (CSV)")
     try:
@@ -127,17 +126,21 @@ def read_items(path: str | Path, fields: Fields = Fields()) -> list[Item]:
                                      fix="write one JSON object per line") from None
             out.append(parse_item(obj, f"{path}:{i}", fields))
         return out
-    reader = csv.DictReader(io.StringIO(text), delimiter="," if suffix == ".csv" else "\t")
-    columns = reader.fieldnames or []
+    # the training readers' CSV checks: a quote left open (which would swallow the rest of the file as one
+    # text), a cell over the size limit, a column named twice
+    columns, rows = csv_header(path, text, "," if suffix == ".csv" else "\t")
     for need, flag in ((fields.time, "--time-field"), (fields.text, "--text-field")):
         if need not in columns:
             raise TuneforgeError(f"no column {need!r} (columns: {', '.join(columns)})", where=f"{path}:1",
                                  fix=f"add a {need!r} column to the header, or name the column with {flag}")
-    for row in reader:
-        if not any((v or "").strip() for k, v in row.items() if k is not None):
+    for line, cells, err in rows:
+        if err is not None:
+            raise TuneforgeError(err.what, where=f"{path}:{line}", fix=err.fix)
+        if not any(c.strip() for c in cells):
             continue  # a blank line
-        if None in row:  # more cells than the header has names
-            raise TuneforgeError(f"{len(columns) + len(row[None])} cells but {len(columns)} columns",
-                                 where=f"{path}:{reader.line_num}", fix="quote cells that contain the delimiter")
-        out.append(parse_item(row, f"{path}:{reader.line_num}", fields))
+        if len(cells) > len(columns):
+            raise TuneforgeError(f"{len(cells)} cells but {len(columns)} columns",
+                                 where=f"{path}:{line}", fix="quote cells that contain the delimiter")
+        row = dict(zip(columns, cells))
+        out.append(parse_item(row, f"{path}:{line}", fields))
     return out
