@@ -98,6 +98,45 @@ def test_phone_not_found(text):
     assert kinds(text, ["phone"]) == []
 
 
+
+# national numbers (issue 16: one such number reached test_predictions.jsonl while the report counted phones)
+@pytest.mark.parametrize("text,phone", [
+    ("call 415-555-2671 today", "415-555-2671"),
+    ("call (415) 555-2671 today", "(415) 555-2671"),
+    ("call (415)555-2671", "(415)555-2671"),
+    ("call 415.555.2671.", "415.555.2671"),
+    ("call 1-415-555-2671", "1-415-555-2671"),
+    ("London 020 7946 0958 weekdays", "020 7946 0958"),
+    ("mobile 07700 900123, evenings", "07700 900123"),
+    ("Manchester 0161 496 0000", "0161 496 0000"),
+    ("freephone 0800 123 4567", "0800 123 4567"),
+    ("ring (020) 7946 0958", "(020) 7946 0958"),
+    ("请拨打415-555-2671联系", "415-555-2671"),
+])
+def test_national_phone_found(text, phone):
+    assert kinds(text) == [("phone", phone)]
+
+
+@pytest.mark.parametrize("text", [
+    "on 2024-05-06 at 10:30",              # ISO date, time
+    "on 06/05/2024 and 5.6.2024",          # dates
+    "years 1999-2024, 2019 2020 2021",     # year ranges and lists
+    "it cost $1,234.56 or 415.55 EUR",     # prices
+    "version 10.415.2671 and 1.2.3",       # version numbers
+    "ISBN 978-3-16-148410-0",              # ISBN
+    "SSN-like 123-45-6789",                # 3-2-4
+    "dial 123-456-7890",                   # a US area code never starts with 0 or 1
+    "ref 415-555-26710",                   # inside a longer digit run
+    "codes 5415-555-2671",                 # inside a longer digit run
+    "scores 300 400 5000 today",           # numbers in a row, no brackets or dashes
+    "totals 0930 1030 1130",               # times in a row: 12 digits, not a UK number
+    "page 020 7946",                       # too short for a UK number
+    "batch 12 345 6789",                   # not starting with 0
+])
+def test_national_phone_hard_negatives(text):
+    assert kinds(text, ["phone"]) == []
+
+
 def test_two_phones_separated_by_a_space_are_two():
     assert kinds("13812345678 13912345678") == [("phone", "13812345678"), ("phone", "13912345678")]
 
@@ -185,7 +224,21 @@ def test_url_found(text, url):
     assert kinds(text) == [("url", url)]
 
 
-@pytest.mark.parametrize("text", ["example.com without a scheme", "ftp is not http", "the www. prefix"])
+@pytest.mark.parametrize("text,url", [
+    ("see www.example.com/x now", "www.example.com/x"),
+    ("see example.co.uk/path.", "example.co.uk/path"),
+    ("at shop.example.com/cart?id=7, then", "shop.example.com/cart?id=7"),
+    ("访问example.cn/about了解", "example.cn/about"),
+    ("(docs: github.com/org/repo)", "github.com/org/repo"),
+])
+def test_url_without_a_scheme_found(text, url):
+    assert kinds(text) == [("url", url)]
+
+
+@pytest.mark.parametrize("text", ["example.com without a scheme", "ftp is not http", "the www. prefix",
+                                  "check data.train/validation/test paths", "e.g./i.e. usage", "and/or",
+                                  "see tuneforge/data/readers.py", "ratio 3.5/4", "file.txt/2", "v1.2/3.4",
+                                  "Node.js/Deno", "config.yaml/json"])
 def test_url_not_found(text):
     assert kinds(text, ["url"]) == []
 
@@ -306,6 +359,18 @@ def test_end_to_end_load_splits_counts_in_report(tmp_path):
     assert rep["redacted"] == {"email": 2, "phone": 2, "bank_card": 1, "url": 1}
     text = format_report(rep, 128)
     assert "redacted (all splits):" in text and "2 phone" in text and "1 bank_card" in text
+
+
+def test_national_numbers_and_schemeless_urls_are_redacted_in_every_split(tmp_path):
+    """The leak of issue 16: the test split (written to test_predictions.jsonl) kept a national number."""
+    rows = [(f"plain review number {i}", "pos" if i % 2 else "neg") for i in range(40)]
+    train = write_rows(tmp_path / "train.csv", rows + [("ring 020 7946 0958 please", "pos")])
+    test = write_rows(tmp_path / "test.csv", [("call (415) 555-2671 now", "pos"), ("see example.co.uk/help", "neg")])
+    s = load_splits(load_config(None, [f"data.train={train}", f"data.test={test}", "data.redact=[phone,url]"]))
+    everything = " ".join(e.text for _, ex in s.items() for e in ex)
+    assert "555-2671" not in everything and "7946" not in everything and "example.co.uk" not in everything
+    assert [e.text for e in s.test] == ["call [PHONE] now", "see [URL]"]
+    assert s.redacted == Counter(phone=2, url=1)
 
 
 def test_redaction_off_by_default(tmp_path):

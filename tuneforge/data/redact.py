@@ -6,7 +6,9 @@ after reading, before deduplication and splitting (`load_splits`), and the data 
 was replaced per type. Recognizers are regular expressions plus the checks that make a number real:
 Luhn and a card-like grouping (one run, or 4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4) for bank cards; date of
 birth, region code and ISO 7064 MOD 11-2 check digit for resident IDs; octets <= 255 for IPv4; Python's
-`ipaddress` for IPv6. Every digit recognizer is guarded by lookarounds, so a number is never found inside a
+`ipaddress` for IPv6. Phones: Chinese mobile and landline, international (+CC), US/Canada national
+((415) 555-2671, 415-555-2671) and UK national (020 7946 0958, 07700 900123); URLs with a scheme, www., or a
+host under a common TLD followed by a path (example.co.uk/path). Every digit recognizer is guarded by lookarounds, so a number is never found inside a
 longer digit run. The guards name ASCII digits and letters, never
 `\\w`: in Chinese text a number sits right next to ideographs ("电话13812345678"), which `\\w` matches.
 
@@ -84,6 +86,15 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0
 # so a non-ASCII character ends it, and trailing sentence punctuation is given back.
 _URL = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?'\")]}"
+# Without a scheme or www.: a host name under a common top-level domain followed by a path
+# ("example.co.uk/path"). A bare "example.com" is left alone (as often a company's name as a link), and the
+# TLD must be a real, common one, so "data.train/test", "Node.js/Deno" or "config.yaml/json" are not links.
+_TLDS = ("com|org|net|edu|gov|mil|int|info|biz|io|ai|app|dev|co|me|tv|cc|xyz|online|site|shop|store|blog|"
+         "cloud|tech|news|page|link|live|top|club|eu|asia|"
+         "uk|us|ca|au|nz|ie|de|fr|nl|be|ch|at|it|es|pt|se|no|fi|dk|pl|cz|sk|hu|ro|gr|tr|ru|ua|il|ae|sa|in|"
+         "pk|cn|hk|tw|mo|jp|kr|sg|my|id|th|vn|ph|br|ar|mx|cl|pe|za|ng|ke|eg")
+_URL_BARE = re.compile(rf"(?<![A-Za-z0-9.@/_%+-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
+                       rf"(?:{_TLDS})/[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*", re.IGNORECASE)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 # not inside a longer dotted or digit run: 256.1.1.1 and 1.2.3.4.5 (a version number) are not addresses
 _IPV4 = re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\d|\.\d)")
@@ -100,7 +111,17 @@ _PHONE = [
     # international: + country code, then groups separated by space, dot, dash or brackets (E.164: at most
     # 15 digits); digit count checked below
     re.compile(r"(?<![0-9A-Za-z+])\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?!\d)"),
+    # US/Canada national (NANP): area code and exchange start with 2-9; (415) 555-2671, or 415-555-2671 /
+    # 415.555.2671 with the same separator twice, optionally after "1-". Never inside a longer digit run
+    # or a dotted/dashed number (a version 10.415.2671, a date, an ISBN).
+    re.compile(r"(?<![0-9A-Za-z+])(?<![0-9][-./])(?:1[-. ])?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}([-.]))[2-9]\d{2}"
+               r"(?(1)\1|[- ])\d{4}(?![0-9A-Za-z])(?![-./][0-9])"),
+    # UK national: a trunk 0, then 10 digits in two or three groups (020 7946 0958, 07700 900123,
+    # 0161 496 0000, (020) 7946 0958); digit count and a separator checked below
+    re.compile(r"(?<![0-9A-Za-z+])(?<![0-9][-./])(?:\(0[1-9]\d{1,3}\) ?|0[1-9]\d{1,3}[ -]?)\d{3,6}(?:[ -]\d{3,4})?"
+               r"(?![0-9A-Za-z])(?![-./][0-9])"),
 ]
+_INTL, _UK = 3, 5  # indexes in _PHONE of the patterns whose digits are counted after matching
 _ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 # a run of digit groups separated by single spaces or dashes; a card is a contiguous range of whole groups
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
@@ -112,7 +133,7 @@ def _emails(text: str) -> Iterator[Match]:
 
 
 def _urls(text: str) -> Iterator[Match]:
-    for m in _URL.finditer(text):
+    for m in (*_URL.finditer(text), *_URL_BARE.finditer(text)):
         s = m.group()
         # give back sentence punctuation; a ")" only when unbalanced (wiki/Foo_(bar) keeps its own)
         while s and s[-1] in _URL_TRAILING and (s[-1] != ")" or s.count("(") < s.count(")")):
@@ -140,7 +161,9 @@ def _phones(text: str) -> Iterator[Match]:
     for i, rx in enumerate(_PHONE):
         for m in rx.finditer(text):
             s = m.group()
-            if i == len(_PHONE) - 1:
+            if i == _UK and (sum(c.isdigit() for c in s) != 11 or not any(c in " -(" for c in s)):
+                continue  # 11 bare digits starting with 0 are as often an order number
+            if i == _INTL:
                 # "(+44 20 7946 0958)": the last group's optional ")" took the closing bracket; give it back
                 while s.endswith(")") and s.count("(") < s.count(")"):
                     s = s[:-1]
