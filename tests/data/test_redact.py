@@ -398,3 +398,36 @@ def test_unknown_redact_type_is_a_config_error(tmp_path):
         load_config(None, ["data.train=x.csv", "data.redact=[email,phnoe]"])
     assert "data.redact" in e.value.what and "phnoe" in e.value.what and "phone" in e.value.fix
     assert e.value.where == "command line"
+
+
+# ---------------------------------------------------------------- at prediction time (predict, evaluate, serve)
+
+def test_read_file_redacts_for_evaluate(tmp_path):
+    """`tuneforge evaluate --data` reads through read_file: a run trained with data.redact sees the same
+    placeholders it was trained on, and nothing else of the number."""
+    from tuneforge.data.splits import read_file
+    f = write_rows(tmp_path / "eval.csv", [("call 415-555-2671 now", "pos"), ("plain", "neg")])
+    cfg = load_config(None, [f"data.train={f}", "data.redact=[phone]"])
+    ex, stats = read_file(cfg, str(f))
+    assert [e.text for e in ex] == ["call [PHONE] now", "plain"] and stats.redacted == Counter(phone=1)
+
+
+class EchoRun:
+    """A loaded run's interface (`.predict`, `.cfg`, ...) that answers with the texts it was given."""
+
+    def __init__(self, redact, task="text-classification"):
+        self.cfg = load_config(None, ["data.train=x.csv", f"data.redact=[{','.join(redact)}]", f"task={task}"])
+        self.labels = ["neg", "pos"]
+
+    def predict(self, texts, batch_size=None):
+        return [{"text": t, "label": "pos"} for t in texts]
+
+
+def test_a_run_with_redact_is_given_redacted_texts():
+    from tuneforge.data.redact import redacting_predictor
+    run = redacting_predictor(EchoRun(["phone", "email"]))
+    out = run.predict(["call (415) 555-2671 or a@b.com", "nothing"])
+    assert [p["text"] for p in out] == ["call [PHONE] or [EMAIL]", "nothing"]
+    assert run.labels == ["neg", "pos"] and redacting_predictor(run) is run  # same object, wrapped once
+    plain = EchoRun([])
+    assert redacting_predictor(plain).predict(["415-555-2671"])[0]["text"] == "415-555-2671"

@@ -43,6 +43,7 @@ class ReadStats:
     dropped: Counter = field(default_factory=Counter)
     repaired_tags: int = 0
     scheme: str | None = None
+    redacted: Counter = field(default_factory=Counter)  # PII replaced per type (data.redact), see splits.read_file
 
 
 def detect_format(path: Path, fmt: str | None) -> str:

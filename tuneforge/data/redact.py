@@ -297,3 +297,23 @@ def redact_examples(examples: list, kinds: list[str]) -> tuple[list, Counter]:
         else:
             out.append(ex)
     return out, counts
+
+
+def redacting_predictor(run):
+    """A loaded run (or export) whose `.predict(texts)` redacts the texts first, the same way as its
+    training data (the run's `data.redact`), so predict, serve and the apps never hand the model, the
+    output file or a response a number the training data would not have shown it. Predictions then
+    describe the redacted text (its "text", and NER offsets into it). The same object comes back, its
+    `predict` wrapped once; a run without data.redact, or an image run, is left as it is."""
+    cfg = getattr(run, "cfg", None)
+    kinds = list(getattr(getattr(cfg, "data", None), "redact", None) or [])
+    if not kinds or getattr(cfg, "task", None) == "image-classification" or getattr(run, "redacts", None):
+        return run
+    predict = run.predict
+
+    def redacted_predict(texts, *args, **kwargs):
+        return predict([redact_text(t, kinds) if isinstance(t, str) else t for t in texts], *args, **kwargs)
+
+    run.predict = redacted_predict
+    run.redacts = kinds
+    return run

@@ -46,15 +46,22 @@ def key_of(ex) -> str:
 
 
 def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
+    """One labeled file as the config reads it; with data.redact its texts come back redacted (counts in
+    the stats): training's splits and `tuneforge evaluate --data` both read through here."""
     skip = cfg.data.bad_rows == "skip"
     if cfg.task == "image-classification":  # a folder per class, a (path, label) table, or IDX files
         from .images import read_images
         return read_images(path, cfg.image.size, cfg.data.format, cfg.image.path_column, cfg.data.label_column,
                            cfg.image.class_names, cfg.data.encoding, skip_bad=skip)
     if cfg.task == "token-classification":
-        return read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
-    return read_classification(Path(path), cfg.data.format, cfg.data.text_column, cfg.data.label_column,
-                               cfg.data.encoding, skip_bad=skip)
+        examples, stats = read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
+    else:
+        examples, stats = read_classification(Path(path), cfg.data.format, cfg.data.text_column,
+                                              cfg.data.label_column, cfg.data.encoding, skip_bad=skip)
+    if cfg.data.redact:
+        from .redact import redact_examples
+        examples, stats.redacted = redact_examples(examples, cfg.data.redact)
+    return examples, stats
 
 
 def _stratify(examples: list, seed: int) -> list | None:
@@ -117,18 +124,15 @@ def load_splits(cfg: Config) -> Splits:
     d, seed = cfg.data, cfg.train.seed
     stats: dict[str, ReadStats] = {}
     read = {}
+    redacted: Counter = Counter()
     for name in SPLITS:
         path = getattr(d, name)
-        if path:
-            read[name], stats[path] = read_file(cfg, path)
+        if path:  # read_file redacts (data.redact) before dedup and split: texts that differ only in a
+            read[name], stats[path] = read_file(cfg, path)  # phone number are duplicates
+            redacted.update(stats[path].redacted)
     dropped: Counter = Counter()
     notes = []
-    redacted: Counter = Counter()
-    if d.redact:  # before dedup and split: texts that differ only in a phone number are duplicates
-        from .redact import redact_examples
-        for name in read:
-            read[name], counts = redact_examples(read[name], d.redact)
-            redacted.update(counts)
+    if d.redact:
         found = ", ".join(f"{redacted[k]} {k}" for k in d.redact if redacted[k]) or "nothing found"
         notes.append(f"redacted {', '.join(d.redact)} in every split: {found}")
     train = _dedupe_train(read["train"], dropped)

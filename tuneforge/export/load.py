@@ -71,4 +71,5 @@ def load_predictor(path: str | Path) -> LoadedRun:
     if not path.is_dir():
         raise TuneforgeError(f"{path} is not a directory", where=str(path),
                              fix="point at a `tuneforge train` output_dir or a `tuneforge export` directory")
-    return load_export(path) if is_export(path) else load_run(path)
+    from ..data.redact import redacting_predictor  # the run's data.redact, applied to every text it is given
+    return redacting_predictor(load_export(path) if is_export(path) else load_run(path))

@@ -2,7 +2,7 @@
 
 `tuneforge.export.load_predictor` (ONNX Runtime, int8, bf16, PyTorch) when that package is present;
 until then `tuneforge.rundir.load_run`. Both return an object with `.predict(texts, batch_size=None)`,
-`.labels`, `.cfg` and `.task`.
+`.labels`, `.cfg` and `.task`. A run trained with `data.redact` redacts every text before predicting.
 """
 
 from __future__ import annotations
@@ -17,4 +17,5 @@ def load_backend(path: str | Path):
         if e.name != "tuneforge.export":  # the export package exists but is broken: say so, do not hide it
             raise
         from ..rundir import load_run as load_predictor
-    return load_predictor(path)
+    from ..data.redact import redacting_predictor  # data.redact at prediction time, as in training
+    return redacting_predictor(load_predictor(path))
