@@ -401,3 +401,226 @@ def test_fork_matches_a_real_subprocess(cli, tmp_path, tiny_bert, verb, name):
     forked = cli.fork([verb, str(cfg)], tmp_path)
     assert_user_error(real, where, case.what)
     assert (forked.rc, forked.stdout, forked.stderr) == (real.rc, real.stdout, real.stderr)
+
+
+# ---------------------------------------------------------------- a finished run, and what goes wrong around it
+
+import errno  # noqa: E402
+import shutil  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_bert) -> Path:
+    """A real (tiny) finished run: labels ["neg", "pos"]."""
+    from tuneforge.config import load_config
+    from tuneforge.train.run import train
+    d = tmp_path_factory.mktemp("trained")
+    (d / "train.csv").write_text(csv_text(CLS_ROWS), encoding="utf-8")
+    cfg = base_config(tiny_bert, d, "text-classification", str(d / "train.csv"))
+    cfg["train"].update({"method": "full", "bf16": "false"})
+    (d / "config.yaml").write_text(dump(cfg), encoding="utf-8")
+    return train(load_config(d / "config.yaml"), progress=False)
+
+
+def copy_run(run: Path, dst: Path) -> Path:
+    shutil.copytree(run, dst, ignore=shutil.ignore_patterns("exports"))
+    return dst
+
+
+def assert_refused(res: Result, where: str, *needles: str):
+    """exit 2, one short paragraph naming `where`, a fix, no traceback."""
+    assert res.rc == 2, (res.rc, res.stderr[-3000:])
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout, res.stderr[-3000:]
+    assert re.search(rf"^error: {re.escape(str(where))}(:\d+)?: ", res.stderr, re.M), res.stderr
+    assert re.search(r"^  fix: \S", res.stderr, re.M), res.stderr
+    for n in needles:
+        assert n in res.stderr, (n, res.stderr)
+
+
+@pytest.mark.parametrize("rows, unknown", [
+    ([("good movie", "pos"), ("so so", "neutral"), ("bad plot", "neg")], "'neutral'"),
+    ([("good movie", "1"), ("bad plot", "0")], "'0', '1'"),  # numbers where the run's labels are words
+])
+def test_evaluate_refuses_labels_the_run_never_saw(cli, tmp_path, trained_run, rows, unknown):
+    data = tmp_path / "eval.csv"
+    data.write_text(csv_text(rows), encoding="utf-8")
+    res = cli("evaluate", trained_run, "--data", data, "--output", tmp_path / "m.json", cwd=tmp_path)
+    assert_refused(res, data, f"labels the run never saw: {unknown}", "'neg', 'pos'")
+    assert res.stdout == "" and not (tmp_path / "m.json").exists()
+
+
+def test_evaluate_checks_labels_before_the_model_runs(tmp_path, trained_run, monkeypatch, capsys):
+    from tuneforge.cli import main
+    from tuneforge.tasks.base import Task
+
+    def model_ran(*a, **k):
+        raise AssertionError("the model ran before the labels were checked")
+    for cls in Task.__subclasses__():
+        monkeypatch.setattr(cls, "evaluate", model_ran, raising=False)
+    data = tmp_path / "eval.csv"
+    data.write_text(csv_text([("good movie", "positive"), ("bad plot", "neg")]), encoding="utf-8")
+    assert main(["evaluate", str(trained_run), "--data", str(data)]) == 2
+    assert "'positive'" in capsys.readouterr().err
+
+
+# -- output paths: checked before any work, written atomically, OS errors are short messages
+
+
+@pytest.mark.parametrize("method", ["full", "setfit"])
+def test_train_output_dir_that_is_a_file_is_refused_before_training(cli, tmp_path, tiny_bert, method):
+    (tmp_path / "train.csv").write_text(csv_text(CLS_ROWS), encoding="utf-8")
+    cfg = base_config(tiny_bert, tmp_path, "text-classification", "train.csv")
+    cfg["train"]["method"] = method
+    (tmp_path / "run").write_text("my notes\n", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(dump(cfg), encoding="utf-8")
+    res = cli("train", tmp_path / "config.yaml", "--quiet", cwd=tmp_path)
+    assert_refused(res, "output_dir", f"{tmp_path / 'run'} is a file")
+    assert (tmp_path / "run").read_text(encoding="utf-8") == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "run", "train.csv"]
+
+
+def test_train_output_dir_under_a_file_is_refused_before_training(cli, tmp_path, tiny_bert):
+    (tmp_path / "train.csv").write_text(csv_text(CLS_ROWS), encoding="utf-8")
+    (tmp_path / "blocker").write_text("x", encoding="utf-8")
+    cfg = base_config(tiny_bert, tmp_path, "text-classification", "train.csv")
+    cfg["output_dir"] = str(tmp_path / "blocker" / "run")
+    (tmp_path / "config.yaml").write_text(dump(cfg), encoding="utf-8")
+    res = cli("train", tmp_path / "config.yaml", "--quiet", cwd=tmp_path)
+    assert_refused(res, "output_dir", str(tmp_path / "blocker"))
+    assert (tmp_path / "blocker").read_text() == "x"
+
+
+@pytest.mark.parametrize("verb", ["predict", "evaluate"])
+@pytest.mark.parametrize("output", ["adir", "blocker/out.json"])
+def test_output_that_cannot_be_a_file_is_refused_and_leaves_nothing(cli, tmp_path, trained_run, verb, output):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "adir" / "keep.txt").write_text("kept", encoding="utf-8")
+    (tmp_path / "blocker").write_text("x", encoding="utf-8")
+    data = tmp_path / "in.csv"
+    data.write_text(csv_text([("good movie", "pos"), ("bad plot", "neg")]), encoding="utf-8")
+    before = snapshot(tmp_path)
+    args = ["--input", data] if verb == "predict" else ["--data", data]
+    res = cli(verb, trained_run, *args, "--output", tmp_path / output, cwd=tmp_path)
+    assert_refused(res, "--output", str(tmp_path / output.split("/")[0]))
+    assert res.stdout == ""
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["adir", "blocker", "in.csv"]
+
+
+class _FullDisk:
+    """Every file opened for writing under `root` fails its first write with ENOSPC, as a full disk does."""
+
+    def __init__(self, root: Path, monkeypatch):
+        import builtins
+        import io
+        real = io.open
+
+        def fake_open(file, mode="r", *a, **k):
+            f = real(file, mode, *a, **k)
+            if isinstance(file, (str, os.PathLike)) and str(Path(file).resolve()).startswith(str(root.resolve())) \
+                    and any(c in mode for c in "wxa+"):
+                def write(*_a, **_k):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return _Proxy(f, write)
+            return f
+        monkeypatch.setattr(builtins, "open", fake_open)
+        monkeypatch.setattr(io, "open", fake_open)
+
+
+class _Proxy:
+    def __init__(self, f, write):
+        self._f, self.write = f, write
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+@pytest.mark.parametrize("verb", ["predict", "evaluate"])
+def test_disk_full_keeps_the_old_output_and_leaves_no_temp_file(tmp_path, trained_run, monkeypatch, capsys, verb):
+    from tuneforge.cli import main
+    data = tmp_path / "in.csv"
+    data.write_text(csv_text([("good movie", "pos"), ("bad plot", "neg")]), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "result.json").write_text("yesterday's results\n", encoding="utf-8")
+    _FullDisk(out_dir, monkeypatch)
+    args = ["--input", str(data)] if verb == "predict" else ["--data", str(data)]
+    assert main([verb, str(trained_run), *args, "--output", str(out_dir / "result.json")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"^error: {re.escape(str(out_dir / 'result.json'))}: .*No space left on device", err, re.M), err
+    assert "\n  fix: " in err
+    assert (out_dir / "result.json").read_text(encoding="utf-8") == "yesterday's results\n"
+    assert [p.name for p in out_dir.iterdir()] == ["result.json"]
+
+
+def test_main_turns_an_os_error_on_a_user_path_into_a_short_message(monkeypatch, capsys, tmp_path):
+    """The safety net under the early checks: an OSError nobody anticipated still exits 2, naming the path."""
+    from tuneforge import cli as cli_mod
+
+    def boom(a):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "x.json"))
+    monkeypatch.setattr(cli_mod, "cmd_config", boom)
+    assert cli_mod.main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"^error: {re.escape(str(tmp_path / 'x.json'))}: Permission denied", err, re.M), err
+    assert "\n  fix: " in err and "Traceback" not in err
+
+
+# -- a damaged run directory is named, never a traceback
+
+def _truncate(p: Path):
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+DAMAGE = {
+    "truncated weights": ("model.safetensors", _truncate),
+    "corrupt labels.json": ("labels.json", lambda p: p.write_text('["neg", "po', encoding="utf-8")),
+    "labels.json not a list": ("labels.json", lambda p: p.write_text('{"neg": 0}', encoding="utf-8")),
+    "corrupt config.yaml": ("config.yaml", lambda p: p.write_bytes(b"\x00\xff garbage: [")),
+    "corrupt config.json": ("config.json", lambda p: p.write_text("{not json", encoding="utf-8")),
+}
+
+
+@pytest.mark.parametrize("verb", ["predict", "evaluate", "export", "registry-add"])
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_run_is_named_not_a_traceback(cli, tmp_path, trained_run, verb, damage):
+    run = copy_run(trained_run, tmp_path / "run")
+    name, spoil = DAMAGE[damage]
+    spoil(run / name)
+    data = tmp_path / "in.csv"
+    data.write_text(csv_text([("good movie", "pos"), ("bad plot", "neg")]), encoding="utf-8")
+    argv = {"predict": ["predict", run, "--text", "good movie"],
+            "evaluate": ["evaluate", run, "--data", data],
+            "export": ["export", run, "--format", "bf16", "--output", tmp_path / "exp"],
+            "registry-add": ["registry", "add", "m", run, "--registry", tmp_path / "reg"]}[verb]
+    res = cli(*argv, cwd=tmp_path)
+    assert res.rc == 2, (res.rc, res.stderr[-3000:])
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert re.search(rf"^error: {re.escape(str(run / name))}(:\d+)?: the run is damaged", res.stderr, re.M), res.stderr
+    assert "retrain" in res.stderr and "\n  fix: " in res.stderr
+    assert not (tmp_path / "exp").exists()
+    if verb == "registry-add":
+        assert not list((tmp_path / "reg").glob("m/v*"))
+
+
+def test_registry_add_refuses_a_corrupt_metrics_json(cli, tmp_path, trained_run):
+    run = copy_run(trained_run, tmp_path / "run")
+    (run / "metrics.json").write_text('{"test": {"accuracy": 0.8', encoding="utf-8")
+    res = cli("registry", "add", "m", run, "--registry", tmp_path / "reg", cwd=tmp_path)
+    assert_refused(res, run / "metrics.json", "the run is damaged")
+
+
+def test_load_predictor_raises_a_tuneforge_error_for_a_damaged_run(tmp_path, trained_run):
+    """What `serve` and the dashboard load through: a TuneforgeError they can show, not a crash."""
+    from tuneforge.errors import TuneforgeError
+    from tuneforge.export import load_predictor
+    run = copy_run(trained_run, tmp_path / "run")
+    _truncate(run / "model.safetensors")
+    with pytest.raises(TuneforgeError) as e:
+        load_predictor(run)
+    assert e.value.where == str(run / "model.safetensors") and "damaged" in e.value.what

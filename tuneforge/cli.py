@@ -53,11 +53,15 @@ def cmd_check_data(a) -> int:
 def cmd_evaluate(a) -> int:
     from .data.splits import read_file
     from .evaluation.outputs import headline
-    from .rundir import load_run
+    from .rundir import check_known_labels, load_run
+    from .writing import atomic_write, check_output_file
     if a.output and Path(a.output).resolve() == Path(a.data).resolve():
         raise TuneforgeError("--output would overwrite --data", where=a.output, fix="choose another output file")
+    if a.output:
+        check_output_file(a.output)
     run = load_run(a.run)
     examples, stats = read_file(run.cfg, a.data)
+    check_known_labels(run, examples, a.data)  # before the model runs, not a KeyError after it
     res = run.task.evaluate(run.model, run.tokenizer, examples, run.labels, run.cfg.train.max_length,
                             run.cfg.train.eval_batch_size, run.bf16, progress=not a.quiet)
     print(res["report"])
@@ -65,7 +69,7 @@ def cmd_evaluate(a) -> int:
     out = headline(run.cfg.task, res["metrics"]) | ({"dropped": dropped} if dropped else {})
     print(json.dumps(out, indent=2))
     if a.output:
-        Path(a.output).write_text(json.dumps(out, indent=2), encoding="utf-8")
+        atomic_write(a.output, json.dumps(out, indent=2))
     return 0
 
 
@@ -79,7 +83,7 @@ def _run_task(run: str) -> str | None:
     import yaml
     try:
         return (yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8")) or {}).get("task")
-    except (OSError, yaml.YAMLError, AttributeError):
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
         return None  # load_predictor below reports what is wrong with the directory
 
 
@@ -98,13 +102,15 @@ def cmd_predict(a) -> int:
         texts = [a.text] if a.text is not None else _read_inputs(Path(a.input), a.text_column)
     if a.input and a.output and Path(a.output).resolve() == Path(a.input).resolve():
         raise TuneforgeError("--output would overwrite --input", where=a.output, fix="choose another output file")
+    if a.output:
+        from .writing import check_output_file
+        check_output_file(a.output)
     run = load_predictor(a.run)
     preds = run.predict(texts)
     lines = [json.dumps(p, ensure_ascii=False) for p in preds]
     if a.output:
-        tmp = Path(a.output + ".tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, a.output)
+        from .writing import atomic_write
+        atomic_write(a.output, "\n".join(lines) + "\n")
         print(f"wrote {len(lines)} predictions to {a.output}", file=sys.stderr)
     else:
         print("\n".join(lines))
@@ -488,6 +494,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except TuneforgeError as e:
         print(f"error: {e.message()}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the safety net under the early checks: a full disk, a path under a file, ...
+        from .writing import os_error
+        err = os_error(e)
+        if err is None:
+            raise
+        print(f"error: {err.message()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a later `tuneforge train` with the same output_dir resumes from the last checkpoint",

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..config import Config
+from ..writing import atomic_write
 from .card import write_card
 from .plots import confusion_png, learning_curve_png
 
@@ -32,9 +33,7 @@ def majority_baseline(task_name: str, train, test) -> dict | None:
 
 
 def write_predictions(path: Path, predictions: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for p in predictions:
-            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    atomic_write(path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
 
 
 def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits, data_report: dict,
@@ -68,7 +67,7 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
         write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
                                                                  cfg.train.eval_batch_size, bf16), splits)
     write_json(out / "log_history.json", log_history)
-    (out / "report.txt").write_text("\n".join(sections) + "\n", encoding="utf-8")
+    atomic_write(out / "report.txt", "\n".join(sections) + "\n")
     write_card(out, cfg, labels, data_report, metrics)
     write_json(out / "metrics.json", metrics)  # last: marks the run as finished
     return metrics

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from ..rundir import LoadedRun, load_run
+from ..rundir import LoadedRun, damaged, load_run, read_labels, read_run_config
 
 EXPORT_INFO = "export.json"
+REEXPORT = ("export the run again with `tuneforge export RUN --format ... --overwrite` (retrain the run first "
+            "if it is damaged too)")
 
 
 @dataclass
@@ -32,7 +34,7 @@ def read_info(path: Path) -> dict:
     f = Path(path) / EXPORT_INFO
     try:
         info = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TuneforgeError(f"cannot read the export description: {e}", where=str(f),
                              fix="export the run again with `tuneforge export RUN --format ... --overwrite`") from None
     if not isinstance(info, dict) or info.get("format") not in FORMATS:
@@ -44,7 +46,6 @@ def read_info(path: Path) -> dict:
 def load_export(path: str | Path) -> ExportedRun:
     from transformers import AutoTokenizer
 
-    from ..config import load_config
     from ..tasks.base import get_task
     from .formats import load_model, model_files
 
@@ -55,11 +56,20 @@ def load_export(path: str | Path) -> ExportedRun:
         if not f.is_file():
             raise TuneforgeError(f"the {fmt} export is incomplete (no {f.name})", where=str(path),
                                  fix="export the run again with `tuneforge export RUN --format ... --overwrite`")
-    cfg = load_config(path / "config.yaml")
-    labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+    cfg = read_run_config(path, REEXPORT)
+    labels = read_labels(path, REEXPORT)
     task = get_task(cfg.task)
-    model = load_model(fmt, path, task)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    try:
+        model = load_model(fmt, path, task)
+    except (TuneforgeError, ImportError):
+        raise
+    except Exception as e:  # a truncated or garbled model file: the loader's own words, the file named
+        raise damaged(model_files(fmt, path)[0], f"the {fmt} model cannot be loaded ({type(e).__name__}: {e})",
+                      REEXPORT) from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    except Exception as e:
+        raise damaged(path, f"its tokenizer cannot be loaded ({type(e).__name__}: {e})", REEXPORT) from None
     # bf16=False: autocast is the fp32 model's switch; these networks already are what they are.
     return ExportedRun(path, cfg, labels, model, tokenizer, task, False, format=fmt, info=info)
 

@@ -39,16 +39,51 @@ class _SqliteTx:
         return self.con.execute(sql, params).fetchall()
 
 
-class SqliteDatabase:
-    """`registry.db` in WAL mode: readers (the server) never block the writer (a CLI promote)."""
+def _damaged(path: Path, e: Exception) -> TuneforgeError:
+    if path.name == "registry.db":
+        return TuneforgeError(f"the registry database is damaged or not a database: {e}", where=str(path),
+                              fix="restore registry.db from a backup; or move it aside and add the versions again "
+                                  "with `tuneforge registry add` (their directories are beside it)")
+    return TuneforgeError(f"the database is damaged or not a database: {e}", where=str(path),
+                          fix=f"restore {path.name} from a backup, or move it aside to start a new one")
 
-    def __init__(self, path: Path):
+
+def _is_corrupt(e: sqlite3.Error) -> bool:
+    # "file is not a database", "database disk image is malformed": plain DatabaseError. Its subclass
+    # OperationalError (locked, busy, disk I/O) is raised as it is.
+    return type(e) is sqlite3.DatabaseError or "malformed" in str(e) or "not a database" in str(e)
+
+
+@contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """SQLite's errors for a garbled or truncated file, as a TuneforgeError naming it."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        if _is_corrupt(e):
+            raise _damaged(path, e) from None
+        raise
+
+
+class SqliteDatabase:
+    """`registry.db` in WAL mode: readers (the server) never block the writer (a CLI promote).
+
+    `create=False` opens only a database that is already there (reading commands must not leave an
+    empty registry behind a mistyped path)."""
+
+    def __init__(self, path: Path, create: bool = True):
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
+        if not create and not self.path.is_file():
+            raise TuneforgeError(f"no registry database at {self.path}", where=str(self.path),
+                                 fix="check --registry / $TUNEFORGE_REGISTRY; `tuneforge registry add` creates one")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _named(self.path), self._connect() as con:
             # WAL is a property of the file, set once; it persists for every later connection.
             con.execute("PRAGMA journal_mode=WAL")
+            # A truncated file can still open: read the schema, which touches every table's root page.
+            con.execute("SELECT name, sql FROM sqlite_master").fetchall()
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
@@ -57,26 +92,28 @@ class SqliteDatabase:
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[_SqliteTx]:
-        con = self._connect()
-        try:
-            # IMMEDIATE takes the write lock up front: read-then-write (next version number) cannot race,
-            # and two writers never deadlock upgrading a shared lock. `lock` needs nothing more here.
-            con.execute("BEGIN IMMEDIATE")
+        with _named(self.path):
+            con = self._connect()
             try:
-                yield _SqliteTx(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+                # IMMEDIATE takes the write lock up front: read-then-write (next version number) cannot race,
+                # and two writers never deadlock upgrading a shared lock. `lock` needs nothing more here.
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteTx(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        con = self._connect()
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        with _named(self.path):
+            con = self._connect()
+            try:
+                return con.execute(sql, params).fetchall()
+            finally:
+                con.close()
 
 
 class _PgTx:
@@ -126,11 +163,12 @@ class PostgresDatabase:
             return cur.fetchall() if cur.description else []
 
 
-def open_database(url_or_path: str | Path) -> Database:
-    """A `postgresql://` URL, a `sqlite:///path` URL, or a plain file path (SQLite)."""
+def open_database(url_or_path: str | Path, create: bool = True) -> Database:
+    """A `postgresql://` URL, a `sqlite:///path` URL, or a plain file path (SQLite). `create=False`:
+    a SQLite file must already exist."""
     s = str(url_or_path)
     if s.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(s)
     if s.startswith("sqlite:///"):
         s = s[len("sqlite:///"):]
-    return SqliteDatabase(Path(s))
+    return SqliteDatabase(Path(s), create=create)

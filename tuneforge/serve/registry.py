@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import TuneforgeError
 from ..paths import cache_dir, sha256_file
+from ..rundir import RETRAIN, check_run_files, read_metrics
 from .db import Database, open_database
 
 STAGES = ("none", "staging", "production", "archived")
@@ -131,15 +132,24 @@ def weights_sha256(directory: Path) -> dict[str, str]:
 
 
 class Registry:
-    def __init__(self, root: str | Path | None = None, db_url: str | None = None):
+    """`create=False` (every command that only reads or changes what is there): a registry that does not
+    exist is an error naming the path, never a new empty one behind a mistyped --registry."""
+
+    def __init__(self, root: str | Path | None = None, db_url: str | None = None, create: bool = True):
         self.root = registry_root(root)
+        url = db_url or os.environ.get("TUNEFORGE_REGISTRY_DB")
+        if not create and (not self.root.is_dir() or (not url and not (self.root / "registry.db").is_file())):
+            what = "no such directory" if not self.root.exists() else \
+                "not a directory" if not self.root.is_dir() else "no registry.db in it"
+            raise TuneforgeError(f"no registry here ({what})", where=str(self.root),
+                                 fix="check --registry (or $TUNEFORGE_REGISTRY) for a typo; "
+                                     "`tuneforge registry add NAME RUN_DIR` creates a registry")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise TuneforgeError(f"cannot create the registry directory: {e.strerror}", where=str(self.root),
                                  fix="pass --registry DIR (or set TUNEFORGE_REGISTRY) to a writable directory") from None
-        self.db: Database = open_database(db_url or os.environ.get("TUNEFORGE_REGISTRY_DB")
-                                          or self.root / "registry.db")
+        self.db: Database = open_database(url or self.root / "registry.db", create=create)
         with self.db.transaction(lock="tuneforge-schema") as tx:  # PostgreSQL: concurrent CREATEs can collide
             for ddl in SCHEMA:
                 tx.execute(ddl)
@@ -214,9 +224,12 @@ class Registry:
         if not src.is_dir() or not (src / "labels.json").is_file():
             raise TuneforgeError(f"{src} is not a run or export directory (no labels.json)", where=str(src),
                                  fix="point at the output_dir of `tuneforge train` or of `tuneforge export`")
-        metrics = json.loads((src / "metrics.json").read_text(encoding="utf-8")) if (src / "metrics.json").is_file() else {}
-        if (src / "export.json").is_file():  # an export directory: its size, speed and accuracy against fp32
-            metrics["export"] = json.loads((src / "export.json").read_text(encoding="utf-8"))
+        from ..export.load import REEXPORT, is_export, read_info  # here: tuneforge.export imports torch
+        # A damaged directory is refused here, not found out when a server tries to load it.
+        check_run_files(src, REEXPORT if is_export(src) else RETRAIN)
+        metrics = read_metrics(src) if (src / "metrics.json").is_file() else {}
+        if is_export(src):  # an export directory: its size, speed and accuracy against fp32
+            metrics["export"] = read_info(src)
         incoming = self.root / ".incoming"
         incoming.mkdir(exist_ok=True)
         self._sweep_incoming(incoming)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import Config, save_config
 from ..errors import TuneforgeError
 from ..tasks.base import Task, get_task, use_bf16
+from ..writing import atomic_write, check_output_dir
 
 CHECKPOINTS = "checkpoints"
 
@@ -25,9 +26,7 @@ def peak_rss_mb() -> float:
 
 
 def write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a reader never sees half a file
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False))  # a reader never sees half a file
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -99,6 +98,9 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks
     from ..evaluation.outputs import write_outputs
 
     out = Path(cfg.output_dir)
+    # Before any data is read or model trained (SetFit included): an output_dir that is a file, under a
+    # file, or not writable fails now, not after minutes of training.
+    check_output_dir(out, "output_dir")
     existing = [p.name for p in out.iterdir()] if out.is_dir() else []
     if existing and not overwrite:
         if "metrics.json" in existing:
