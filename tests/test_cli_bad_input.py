@@ -624,3 +624,55 @@ def test_load_predictor_raises_a_tuneforge_error_for_a_damaged_run(tmp_path, tra
     with pytest.raises(TuneforgeError) as e:
         load_predictor(run)
     assert e.value.where == str(run / "model.safetensors") and "damaged" in e.value.what
+
+
+# -- the registry: reading never creates one; a corrupt database is named
+
+@pytest.mark.parametrize("args", [["list"], ["list", "m", "--json"], ["promote", "m", "1", "--stage", "production"],
+                                  ["rollback", "m"]])
+def test_registry_reading_a_mistyped_registry_does_not_create_it(cli, tmp_path, args):
+    typo = tmp_path / "regsitry"
+    res = cli("registry", *args, "--registry", typo, cwd=tmp_path)
+    assert_refused(res, typo, "no registry")
+    assert "registry add" in res.stderr
+    assert not typo.exists()
+
+
+def test_registry_list_in_a_directory_without_a_registry_writes_nothing(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("n", encoding="utf-8")
+    res = cli("registry", "list", "--registry", tmp_path, cwd=tmp_path)
+    assert_refused(res, tmp_path, "no registry")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("spoil", ["garbage", "truncated"])
+def test_a_corrupt_registry_database_is_named(cli, tmp_path, trained_run, spoil):
+    reg = tmp_path / "reg"
+    res = cli("registry", "add", "m", trained_run, "--registry", reg, cwd=tmp_path)
+    assert res.rc == 0, res.stderr[-3000:]
+    db = reg / "registry.db"
+    if spoil == "garbage":
+        db.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
+    else:
+        db.write_bytes(db.read_bytes()[:6000])
+    for args in (["list"], ["add", "m", trained_run]):
+        res = cli("registry", *args, "--registry", reg, cwd=tmp_path)
+        assert_refused(res, db, "registry database")
+        assert "backup" in res.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "lots"])
+def test_export_max_drop_must_be_a_finite_number_of_points(cli, tmp_path, trained_run, value):
+    res = cli("export", trained_run, "--format", "bf16", "--output", tmp_path / "exp", "--max-drop", value,
+              cwd=tmp_path)
+    assert res.rc == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "--max-drop" in res.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+def test_export_run_refuses_a_non_finite_max_drop(trained_run, tmp_path):
+    from tuneforge.errors import TuneforgeError
+    from tuneforge.export import export_run
+    with pytest.raises(TuneforgeError, match="max_drop"):
+        export_run(trained_run, "bf16", tmp_path / "exp", max_drop=float("nan"))
+    assert not (tmp_path / "exp").exists()

@@ -176,7 +176,7 @@ def cmd_serve(a) -> int:
 
 def cmd_registry(a) -> int:
     from .serve.registry import Registry, format_versions
-    reg = Registry(a.registry, a.db_url)
+    reg = Registry(a.registry, a.db_url, create=a.action == "add")  # only add makes a registry
     if a.action == "add":
         mv = reg.add(a.name, a.source, stage=a.stage)
         print(f"added {mv.name} v{mv.version} ({mv.stage}) at {mv.path}")
@@ -199,7 +199,7 @@ def cmd_ab(a) -> int:
     import time
     from .serve.ab import format_report, report
     from .serve.registry import Registry
-    reg = Registry(a.registry, a.db_url)
+    reg = Registry(a.registry, a.db_url, create=False)
     rep = report(reg.db, a.name, since=time.time() - a.since_hours * 3600 if a.since_hours else None)
     print(json.dumps(rep, indent=2) if a.json else format_report(rep))
     return 0
@@ -221,7 +221,7 @@ def cmd_monitor(a) -> int:
         raise TuneforgeError(f"--psi-warn {a.psi_warn} must be between 0 and --psi-alert {a.psi_alert}",
                              where="--psi-warn", fix="the conventional levels are 0.1 and 0.25")
     now = time.time()
-    rep = monitor_report(Registry(a.registry, a.db_url), a.model, parse_since(a.since, now),
+    rep = monitor_report(Registry(a.registry, a.db_url, create=False), a.model, parse_since(a.since, now),
                          parse_duration(a.window, "--window"), Thresholds(a.psi_warn, a.psi_alert), now)
     print(json.dumps(rep, indent=2, ensure_ascii=False) if a.json else format_report(rep))
     if a.output:
@@ -307,6 +307,18 @@ def cmd_zero_shot(a) -> int:
     return 0
 
 
+def _points(value: str) -> float:
+    """--max-drop: a finite number of points >= 0 (NaN would switch the accuracy guard off)."""
+    import math
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of points, e.g. 1") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number of points >= 0, e.g. 1")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuneforge", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="verb", required=True)
@@ -345,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", help="export directory (default: RUN/exports/FORMAT)")
     s.add_argument("--force", action="store_true", help="keep an export that loses more than --max-drop points")
     s.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
-    s.add_argument("--max-drop", type=float, default=1.0,
+    s.add_argument("--max-drop", type=_points, default=1.0,
                    help="points of the main metric (macro_f1 / entity_f1) an export may lose (default 1)")
     s.set_defaults(fn=cmd_export)
 

@@ -10,6 +10,7 @@ and renamed into place at the end: a refused or crashed export leaves nothing be
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -18,15 +19,20 @@ from pathlib import Path
 
 from ..errors import TuneforgeError
 from ..monitor.drift import REFERENCE
+from ..writing import check_output_dir
 from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
 from .load import EXPORT_INFO, is_export
 
 MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
 
 
-def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool) -> None:
+def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool, max_drop: float) -> None:
     if fmt not in FORMATS:
         raise TuneforgeError(f"unknown export format {fmt!r}", where="--format", fix=f"use one of: {', '.join(FORMATS)}")
+    if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not math.isfinite(max_drop):
+        # NaN compares false with everything: the accuracy guard would never fire.
+        raise TuneforgeError(f"max_drop must be a finite number of points, got {max_drop!r}", where="--max-drop",
+                             fix="e.g. --max-drop 1 (the default): refuse an export that loses more than 1 point")
     if is_export(run_path):
         raise TuneforgeError(f"{run_path} is already an export, not a run", where=str(run_path),
                              fix="export from the run directory that `tuneforge train` wrote")
@@ -36,6 +42,7 @@ def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool) -> N
     if target.resolve() == run_path.resolve() or run_path.resolve().is_relative_to(target.resolve()):
         raise TuneforgeError("the export would replace the run it is made from", where="--output",
                              fix="choose an --output outside the run directory's own path, e.g. RUN/exports/FORMAT")
+    check_output_dir(target.parent, "--output")  # before minutes of export work, not after
 
 
 def _reference_examples(cfg) -> tuple[str, list]:
@@ -102,7 +109,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
 
     run_path = Path(run)
     target = Path(output) if output else run_path / "exports" / fmt
-    _check_request(run_path, fmt, target, overwrite)
+    _check_request(run_path, fmt, target, overwrite, max_drop)
     ref = load_run(run_path)  # raises 'not a finished tuneforge run' for anything else
     if ref.cfg.task == "image-classification":  # every format here traces a tokenizer-fed text graph
         raise TuneforgeError("exports are built for text models; an image run is served from its run directory",
