@@ -59,7 +59,7 @@ class ThreadServer:
     """A real uvicorn server on an already-bound loopback socket (no port race), in a thread."""
 
     def __init__(self, opts, ready_status: int = 200):
-        self.ready_status = ready_status  # 503: a test that expects a model to fail to load
+        self.ready_status = ready_status  # 503: a test that expects a model to fail to load, or nothing to serve
         import uvicorn
 
         from tuneforge.serve.app import create_app
@@ -78,7 +78,11 @@ class ThreadServer:
         while time.time() < deadline:
             try:
                 r = httpx.get(self.url + "/readyz", timeout=5)
-                if r.status_code == self.ready_status and (r.status_code == 200 or r.json()["broken"]):
+                body = r.json()
+                # done loading: ready, or a 503 that is not "still loading" (older servers: a broken model)
+                if r.status_code == 200 or not body.get("loading", not body.get("broken")):
+                    if r.status_code != self.ready_status:
+                        raise RuntimeError(f"/readyz answered {r.status_code}, expected {self.ready_status}: {body}")
                     return self
             except httpx.TransportError:
                 pass

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tuneforge.errors import TuneforgeError
 from tuneforge.serve.ab import Route
 from tuneforge.serve.app import ServeOptions
 from tuneforge.serve.backends import load_backend
@@ -97,6 +98,10 @@ BAD = [  # (body bytes, headers, status, words the message must hold)
     (json.dumps({"texts": ["good"] * 9}).encode(), JSON, 413, "limit is 8"),
     (json.dumps({"texts": ["good", "a" * 201]}).encode(), JSON, 413, "texts[1] has 201 characters"),
     (json.dumps({"texts": ["a" * 150] * 100}).encode(), JSON, 413, "over the limit"),
+    # a lone surrogate escape anywhere in the body: the 422 must not echo it (it cannot be encoded as UTF-8)
+    (b'{"texts": ["a"], "x": "\\ud800"}', JSON, 422, "x: Extra inputs"),
+    (b'{"texts": ["a"], "\\udc00": 1}', JSON, 422, "unicode string"),
+    (b'{"texts": ["good"], "caller_id": "\\ud800"}', JSON, 422, "caller_id"),
 ]
 
 
@@ -146,7 +151,7 @@ def test_admin_endpoints_need_the_key(server, tmp_path):
     # with the key's environment variable unset, admin is switched off, whatever key is sent
     opts = ServeOptions(registry=str(tmp_path / "empty"), api_key_env="TUNEFORGE_TEST_UNSET_KEY", poll_s=0)
     os.environ.pop("TUNEFORGE_TEST_UNSET_KEY", None)
-    with ThreadServer(opts) as off:
+    with ThreadServer(opts, ready_status=503) as off:  # an empty registry: alive, never ready
         r = post(off, url, {}, key="anything")
         assert r.status_code == 403 and "disabled" in r.json()["detail"] and "TUNEFORGE_TEST_UNSET_KEY" in r.json()["detail"]
 
@@ -313,3 +318,99 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path, tiny_runs):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_readyz_is_503_until_a_model_is_served(tmp_path):
+    # an empty registry: the server answers /healthz, but it has nothing to serve, so it is not ready
+    with ThreadServer(ServeOptions(registry=str(tmp_path / "empty"), poll_s=0), ready_status=503) as s:
+        assert httpx.get(s.url + "/healthz").status_code == 200
+        r = httpx.get(s.url + "/readyz")
+        assert r.status_code == 503 and r.json()["ready"] is False
+        assert "no model is being served" in r.json()["detail"] and "tuneforge registry" in r.json()["detail"]
+
+
+def test_a_chunked_body_is_refused_while_it_streams(tmp_path):
+    """No Content-Length: the body limit is counted as the chunks arrive, and the rest is never read."""
+    from tuneforge.serve.app import create_app
+    app = create_app(ServeOptions(registry=str(tmp_path / "reg"), max_texts=2, max_chars=10, max_images=1,
+                                  max_image_mb=0.001, poll_s=0))  # a body limit of a few kB
+    pulled = []
+
+    async def body():
+        yield b'{"texts": ["'
+        for _ in range(10_000):  # 10 MB if it were all read
+            pulled.append(1)
+            yield b"a" * 1024
+        yield b'"]}'
+
+    async def send():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            return await c.post("/v1/models/m/predict", content=body(), headers=JSON)
+
+    r = asyncio.run(send())
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert r.status_code == 413 and "over the limit" in r.json()["detail"], r.text
+    assert len(pulled) < 100, f"{len(pulled)} kB were read before the refusal"
+
+
+def test_a_chunked_body_over_the_limit_gets_413_from_a_real_server(server):
+    pulled = []
+
+    def body():
+        yield b'{"texts": ["'
+        for _ in range(100_000):  # 100 MB if it were all sent
+            pulled.append(1)
+            yield b"a" * 1024
+        yield b'"]}'
+
+    r = httpx.post(server.url + "/v1/models/sentiment/predict", content=body(), headers=JSON, timeout=60)
+    assert r.status_code == 413 and "over the limit" in r.json()["detail"], r.text
+    assert r.headers["connection"] == "close"  # the server hangs up instead of reading the rest
+    assert len(pulled) < 100_000
+
+
+def test_request_log_hashes_are_keyed_with_a_server_secret(server):
+    import hashlib
+    text = "+1 415 555 2671"  # short inputs are the ones a plain sha256 gives away to guessing
+    predict(server, "sentiment", [text])
+    server.app.state.serve.requestlog.flush()
+    stored = {r.input_sha256 for r in read_rows(open_database(server.root / "registry.db"), "sentiment")}
+    assert hashlib.sha256(text.encode()).hexdigest() not in stored
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.requestlog import SECRET_FILE, input_hmac
+    secret = server.app.state.serve.log_secret
+    assert input_hmac(secret, text) in stored
+    assert (server.root / SECRET_FILE).stat().st_mode & 0o777 == 0o600  # created once, readable by its owner only
+    # another replica (or the same server restarted) on this registry keys with the same secret
+    other = create_app(ServeOptions(registry=str(server.root), poll_s=0)).state.serve
+    assert other.log_secret == secret
+
+
+def test_the_log_secret_comes_from_the_environment_first(tmp_path, monkeypatch):
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.requestlog import SECRET_FILE, input_hmac
+    monkeypatch.setenv("TUNEFORGE_LOG_SECRET", "a shared secret for every replica")
+    state = create_app(ServeOptions(registry=str(tmp_path / "reg"), poll_s=0)).state.serve
+    assert state.log_secret == b"a shared secret for every replica"
+    assert not (tmp_path / "reg" / SECRET_FILE).exists()
+    assert input_hmac(state.log_secret, "x") != input_hmac(b"another", "x")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / SECRET_FILE).write_text("short")
+    monkeypatch.delenv("TUNEFORGE_LOG_SECRET")
+    with pytest.raises(TuneforgeError, match=SECRET_FILE):  # a damaged secret is refused, never silently replaced
+        create_app(ServeOptions(registry=str(tmp_path / "bad"), poll_s=0))
+
+
+def test_serve_no_dashboard(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from tuneforge import cli
+    from tuneforge.serve import app as serve_app
+    got = {}
+    monkeypatch.setattr(serve_app, "serve", lambda opts, **kw: got.update(opts=opts))
+    assert cli.main(["serve", "--registry", str(tmp_path / "reg"), "--no-dashboard"]) == 0
+    assert got["opts"].dashboard is False
+    app = serve_app.create_app(got["opts"])
+    c = TestClient(app)
+    assert c.get("/api/runs").status_code == 404 and c.get("/").status_code == 404
+    assert c.get("/healthz").status_code == 200

@@ -13,7 +13,7 @@ import yaml
 
 from tuneforge.serve.app import ServeOptions
 from tuneforge.serve.registry import Registry
-from tuneforge.serve.requestlog import read_rows, text_sha256
+from tuneforge.serve.requestlog import read_rows
 
 from image_samples import stripes_png as png
 
@@ -63,7 +63,9 @@ def test_uploads_are_answered_as_the_run_answers_them_and_logged_by_hash(server)
     for s, a in zip(served, alone):
         assert all(abs(s["probabilities"][k] - a["probabilities"][k]) < 1e-4 for k in a["probabilities"])
     from tuneforge.serve.db import open_database
-    db, want, deadline = open_database(server.root / "registry.db"), {text_sha256(b) for b in imgs}, time.time() + 60
+    from tuneforge.serve.requestlog import input_hmac, log_secret
+    secret = log_secret(server.root)  # the log keys its hashes with the registry's secret (never a plain sha256)
+    db, want, deadline = open_database(server.root / "registry.db"), {input_hmac(secret, b) for b in imgs}, time.time() + 60
     while not {row.input_sha256 for row in read_rows(db, "stripes")} >= want:  # the log writes in the background
         assert time.time() < deadline, "the uploads never reached the request log"
         time.sleep(0.1)

@@ -32,7 +32,7 @@ from .backends import load_backend
 from .batcher import Batcher
 from .metrics import Metrics
 from .registry import STAGES, Conflict, NotFound, Registry
-from .requestlog import LogRow, RequestLog, summarize, text_sha256
+from .requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
 
 log = logging.getLogger("tuneforge.serve")
 
@@ -52,6 +52,7 @@ class ServeOptions:
     poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
     alerts: str | None = None  # alert rules YAML (tuneforge/monitor/alerts.py)
     monitor_s: float = 60.0  # how often drift gauges and alert rules are evaluated; 0: only on demand
+    dashboard: bool = True  # the web dashboard at /, behind the API key (--no-dashboard: not mounted at all)
 
 
 class PredictRequest(BaseModel):
@@ -97,6 +98,8 @@ class ServeState:
     def __init__(self, opts: ServeOptions):
         self.opts = opts
         self.registry = Registry(opts.registry, opts.db_url)
+        # the request log's hashing key (requestlog.py): read or created now, so a problem fails the start
+        self.log_secret = log_secret(self.registry.root)
         self.metrics = Metrics()
         self.requestlog: RequestLog | None = None
         self.routes: dict[str, Route] = {}
@@ -220,7 +223,8 @@ class ServeState:
         rows = []
         for text, pred, rid in zip(texts, preds, ids):
             label, conf = summarize(pred)
-            rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf, text_sha256(text), len(text)))
+            rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf,
+                               input_hmac(self.log_secret, text), len(text)))
         self.requestlog.record(rows)
         self.metrics.log_dropped.set(self.requestlog.dropped)
 
@@ -263,6 +267,8 @@ class ServeState:
             inputs = await self._images(req.images, fail)
         else:
             inputs = self._texts(req.texts, fail)
+        if req.caller_id is not None and not _is_utf8(req.caller_id):
+            fail(422, "caller_id is not valid Unicode (an unpaired surrogate escape)")
         version = route.choose(req.caller_id)
         lm = self.loaded.get((name, version))
         if lm is None:
@@ -294,9 +300,7 @@ class ServeState:
                 fail(413, f"texts[{i}] has {len(t)} characters; the limit is {o.max_chars} (--max-chars)")
             if not t.strip():
                 fail(422, f"texts[{i}] is empty or only whitespace")
-            try:
-                t.encode("utf-8")
-            except UnicodeEncodeError:  # JSON allows "\ud800"; the tokenizer (and sha256) need real UTF-8
+            if not _is_utf8(t):  # JSON allows "\ud800"; the tokenizer (and the log's hash) need real UTF-8
                 fail(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)")
         return texts
 
@@ -326,22 +330,91 @@ class ServeState:
         return out
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+CLOSE = {"Connection": "close"}  # with a 413 the body is left unread: uvicorn closes rather than drain it
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException, so FastAPI's body
+    parsing lets it through (anything else becomes its own 400) and the app's handler answers 413."""
+
+
 class BodyLimit:
-    """413 before a byte of an oversized body is read (plain ASGI: no per-request middleware overhead).
-    Bodies sent chunked, without Content-Length, are bounded by the per-text and per-request limits."""
+    """413 for an oversized body, never read whole (plain ASGI: no per-request middleware overhead): with a
+    Content-Length over the limit before a byte is read; sent chunked (no Content-Length), as soon as the
+    bytes received pass the limit, the rest left unread."""
 
     def __init__(self, app, max_body: int, why: str = "--max-texts x --max-chars"):
         self.app, self.max_body, self.why = app, max_body, why
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            for key, value in scope["headers"]:
-                if key == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
-                    msg = (f"request body of {value.decode(errors='replace')} bytes is over the limit of "
-                           f"{self.max_body} bytes ({self.why})")
-                    await JSONResponse({"detail": msg}, status_code=413)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
+                msg = (f"request body of {value.decode(errors='replace')} bytes is over the limit of "
+                       f"{self.max_body} bytes ({self.why})")
+                await JSONResponse({"detail": msg}, status_code=413, headers=CLOSE)(scope, receive, send)
+                return
+        received, started = 0, False
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(413, f"request body is over the limit of {self.max_body} bytes "
+                                            f"({self.why}); refused after {received} bytes", headers=CLOSE)
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as e:  # read outside FastAPI's handlers (e.g. a plain Starlette route)
+            if started:
+                raise
+            await JSONResponse({"detail": e.detail}, status_code=413, headers=CLOSE)(scope, receive, send)
+
+
+def _printable(x):
+    """A validation error as JSON can carry it: the caller's input left out (it may be huge, and a lone
+    surrogate in it cannot be encoded), any unencodable character (a key, a loc) replaced by '?'."""
+    if isinstance(x, str):
+        return x.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(x, dict):
+        return {_printable(k): _printable(v) for k, v in x.items() if k != "input"}
+    if isinstance(x, (list, tuple)):
+        return [_printable(v) for v in x]
+    return x
+
+
+def validation_error(exc: RequestValidationError) -> JSONResponse:
+    """The 422 for a malformed request: {"detail": one sentence, "errors": every validation error}."""
+    errors = _printable(jsonable_encoder(exc.errors()))
+    first = errors[0] if errors else {}
+    loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+    if first.get("type") == "json_invalid":
+        msg = (f"the body is not valid JSON (at character {loc[0] if loc else '?'}: "
+               f"{first.get('ctx', {}).get('error', 'decode error')})")
+    elif first.get("type") == "model_attributes_type" and not loc:
+        # FastAPI parses JSON only when told: the usual cause is a missing header (curl -d sends a form)
+        msg = "the body must be a JSON object, sent with the header Content-Type: application/json"
+    else:
+        msg = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
+    return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
 
 
 def _admin_guard(api_key_env: str):
@@ -380,28 +453,18 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
     admin = Depends(_admin_guard(opts.api_key_env))
     from ..monitor.service import attach
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
-    from ..dashboard.app import attach as attach_dashboard
-    attach_dashboard(app, state)  # the web dashboard at / (tuneforge/dashboard)
+    if opts.dashboard:
+        from ..dashboard.app import attach as attach_dashboard
+        attach_dashboard(app, state, opts.api_key_env)  # the web dashboard at /, behind the API key
 
     app.add_middleware(BodyLimit, max_body=max_body)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        errors = jsonable_encoder(exc.errors())
-        first = errors[0] if errors else {}
-        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
-        if first.get("type") == "json_invalid":
-            msg = (f"the body is not valid JSON (at character {loc[0] if loc else '?'}: "
-                   f"{first.get('ctx', {}).get('error', 'decode error')})")
-        elif first.get("type") == "model_attributes_type" and not loc:
-            # FastAPI parses JSON only when told: the usual cause is a missing header (curl -d sends a form)
-            msg = "the body must be a JSON object, sent with the header Content-Type: application/json"
-        else:
-            msg = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
         name = request.path_params.get("name")
         if name is not None and request.url.path.endswith("/predict"):
             state.metrics.requests.labels(name if name in state.routes else "_unknown", "", "primary", "422").inc()
-        return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
+        return validation_error(exc)
 
     @app.exception_handler(TuneforgeError)
     async def user_error(request: Request, exc: TuneforgeError):
@@ -414,10 +477,21 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz():
-        # Not ready while a model has nothing to serve; a model still on its last good version counts as serving.
-        body = {"ready": state.ready and not (state.broken.keys() - state.routes.keys()),
-                "loaded": [f"{n}:v{v}" for n, v in sorted(state.loaded)],
-                "broken": state.broken}
+        # Ready: the first load is done, at least one model is served, and no model has nothing to serve (a
+        # model still on its last good version counts as serving). An empty registry is not ready: a replica
+        # that would answer every predict with 404 must not get traffic.
+        stuck = sorted(state.broken.keys() - state.routes.keys())
+        if not state.ready:
+            detail = "models are still loading"
+        elif stuck:
+            detail = f"cannot serve {', '.join(stuck)}: its versions could not be loaded (see broken)"
+        elif not state.routes:
+            detail = (f"no model is being served: the registry {state.registry.root} has no production version or "
+                      f"traffic split; add one with `tuneforge registry add NAME RUN_DIR --stage production`")
+        else:
+            detail = "ready"
+        body = {"ready": detail == "ready", "detail": detail, "loading": not state.ready,
+                "loaded": [f"{n}:v{v}" for n, v in sorted(state.loaded)], "broken": state.broken}
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)  # documented as text/plain, which it is

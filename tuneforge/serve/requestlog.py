@@ -1,19 +1,28 @@
 """The request log: one row per served text, written off the request path.
 
-Inputs are stored only as sha256 of the text and its length in characters, never the text itself. The
-A/B report and monitoring (drift, alerts: tuneforge/monitor) read this table. Rows are queued by the server and written by one thread in
+Inputs are stored only as a keyed hash of the text (HMAC-SHA256 with a server secret, in the column
+`input_sha256`) and its length in characters, never the text itself. A plain sha256 of a short input (a
+phone number, an id) is reversed by hashing every candidate; without the secret nobody can. The secret is
+$TUNEFORGE_LOG_SECRET, else `request-log.secret` in the registry directory, created once (mode 0600) and
+shared by every replica and restart, so equal inputs keep equal hashes (the A/B report pairs shadow and
+primary answers by them). The A/B report and monitoring (drift, alerts: tuneforge/monitor) read this table. Rows are queued by the server and written by one thread in
 batches, one transaction per batch, so a request never waits on the database.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import queue
+import secrets
 import threading
 import time
 from dataclasses import astuple, dataclass
+from pathlib import Path
 
+from ..errors import TuneforgeError
 from .db import Database
 
 log = logging.getLogger("tuneforge.serve")
@@ -46,9 +55,58 @@ class LogRow:
     input_chars: int | None = None  # None: a row logged before this column existed
 
 
+SECRET_ENV = "TUNEFORGE_LOG_SECRET"
+SECRET_FILE = "request-log.secret"
+
+
 def text_sha256(text: str | bytes) -> str:
-    """sha256 of a text's UTF-8, or of an uploaded image's bytes."""
+    """Plain sha256 of a text's UTF-8 or an image's bytes (not what the server logs: see input_hmac)."""
     return hashlib.sha256(text if isinstance(text, bytes) else text.encode("utf-8")).hexdigest()
+
+
+def input_hmac(secret: bytes, text: str | bytes) -> str:
+    """What the request log stores for an input: HMAC-SHA256 of a text's UTF-8 or an image's bytes."""
+    return hmac.new(secret, text if isinstance(text, bytes) else text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def log_secret(directory: str | Path) -> bytes:
+    """The request log's hashing key: $TUNEFORGE_LOG_SECRET, else the file `request-log.secret` in
+    `directory` (the registry), created on first use with 64 random hex digits, readable by its owner only.
+    Created by a hard link from a complete temporary file, so replicas starting at once agree on one secret
+    and none ever reads a half-written one."""
+    env = os.environ.get(SECRET_ENV)
+    if env:
+        return env.encode("utf-8")
+    path = Path(directory) / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another replica made it first: use theirs
+        except OSError as e:
+            raise TuneforgeError(f"cannot create the request log's secret: {e}", where=str(path),
+                                 fix=f"make the registry directory writable, or set ${SECRET_ENV} "
+                                     "(the same value on every replica)") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TuneforgeError(f"cannot read the request log's secret: {e}", where=str(path),
+                             fix=f"make it readable by the server's user, or set ${SECRET_ENV}") from None
+    if len(secret) < 32:
+        raise TuneforgeError("the request log's secret is damaged (under 32 characters)", where=str(path),
+                             fix=f"delete the file (hashes logged so far will no longer match new ones) or set "
+                                 f"${SECRET_ENV}")
+    return secret.encode("ascii")
 
 
 def summarize(pred: dict) -> tuple[str | None, float | None]:
