@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=a.chromium, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": a.width, "height": a.height})
+        page.goto(f"{url}/?token={app.state.dashboard_key}")  # the login URL: the dashboard's data needs its key
         page.goto(f"{url}/#/{a.page}")
         expect(page.locator("main h1")).to_be_visible(timeout=60_000)
         page.wait_for_function("!document.querySelector('main').hasAttribute('aria-busy')", timeout=120_000)

@@ -169,7 +169,8 @@ def cmd_serve(a) -> int:
     from .serve.app import ServeOptions, serve
     serve(ServeOptions(registry=a.registry, db_url=a.db_url, api_key_env=a.api_key_env, max_batch=a.max_batch,
                        max_wait_ms=a.max_wait_ms, sub_batch=a.sub_batch, max_texts=a.max_texts,
-                       max_chars=a.max_chars, poll_s=a.poll_s, alerts=a.alerts, monitor_s=a.monitor_s),
+                       max_chars=a.max_chars, poll_s=a.poll_s, alerts=a.alerts, monitor_s=a.monitor_s,
+                       dashboard=not a.no_dashboard),
           host=a.host, port=a.port, log_level=a.log_level)
     return 0
 
@@ -233,7 +234,7 @@ def cmd_monitor(a) -> int:
 def cmd_dashboard(a) -> int:
     from .dashboard.app import serve_dashboard
     serve_dashboard(a.runs, registry=a.registry, monitor_db=a.monitor_db, db_url=a.db_url, host=a.host, port=a.port,
-                    log_level=a.log_level)
+                    log_level=a.log_level, api_key_env=a.api_key_env)
     return 0
 
 
@@ -395,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(see tuneforge/monitor/alerts.py)")
     s.add_argument("--monitor-s", type=float, default=60.0,
                    help="measure drift (gauges on /metrics) and evaluate alert rules this often; 0: only on demand")
+    s.add_argument("--no-dashboard", action="store_true",
+                   help="do not mount the web dashboard at / (otherwise it needs the API key: open /?token=KEY)")
     s.add_argument("--log-level", default="info")
     s.set_defaults(fn=cmd_serve)
 
@@ -491,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--monitor-db", help="the sentiment monitor's database (tuneforge app monitor): trends and alerts")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--api-key-env", default="TUNEFORGE_API_KEY",
+                   help="environment variable holding the dashboard's key (unset: a random token, printed at start "
+                        "as a login URL)")
     s.add_argument("--log-level", default="info")
     s.set_defaults(fn=cmd_dashboard)
 

@@ -13,6 +13,7 @@ import pytest
 from .conftest import Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KEY = "browser-test-key"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it as root: "
                                        "apt-get install chromium)")
@@ -63,6 +64,7 @@ def test_every_page_in_a_real_browser(browser, runs_dir, tmp_path, monkeypatch):
     from tuneforge.serve.app import ServeOptions, create_app
     monkeypatch.setenv("TUNEFORGE_DASHBOARD_RUNS", str(runs_dir))
     monkeypatch.setenv("TUNEFORGE_MONITOR_DB", str(_monitor_db(tmp_path / "monitor.db")))
+    monkeypatch.setenv("TUNEFORGE_API_KEY", KEY)  # the dashboard inside `tuneforge serve` needs the server's key
     shots = tmp_path / "screenshots"
     shots.mkdir()
     registry_dir = _registry(tmp_path / "registry", runs_dir)
@@ -75,6 +77,16 @@ def test_every_page_in_a_real_browser(browser, runs_dir, tmp_path, monkeypatch):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         main = page.locator("main")
+
+        # without the key the page loads but shows no data, only how to get in
+        page.goto(s.url + "/#/runs")
+        expect(page.get_by_role("alert")).to_contain_text("needs its key", timeout=60_000)
+        assert "runs/sentiment-v1" not in page.locator("main").inner_text()
+        # the login URL: the key becomes an HttpOnly cookie and leaves the address bar
+        page.goto(s.url + "/?token=" + KEY)
+        assert page.url == s.url + "/"
+        assert [c["httpOnly"] for c in page.context.cookies()] == [True]
+        assert KEY not in page.evaluate("document.cookie")
 
         def visit(hash_: str, shot: str, heading: str):
             page.goto(s.url + "/" + hash_)

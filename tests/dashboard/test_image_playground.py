@@ -42,20 +42,23 @@ def image_runs(tmp_path_factory):
     return tmp / "runs"
 
 
+AUTH = {"X-API-Key": "image-test-key"}
+
+
 def test_image_upload_is_classified_and_junk_refused(image_runs):
-    with Server(create_dashboard_app(image_runs)) as s:
-        (target,) = httpx.get(s.url + "/api/playground").json()["targets"]
+    with Server(create_dashboard_app(image_runs, key=AUTH["X-API-Key"])) as s:
+        (target,) = httpx.get(s.url + "/api/playground", headers=AUTH).json()["targets"]
         assert target["task"] == "image-classification" and target["id"] == "runs/stripes"
         url = s.url + target["url"]
         data = "data:image/png;base64," + base64.b64encode(_png(True, 7)).decode()
-        r = httpx.post(url, json={"images": [data]}, timeout=120)
+        r = httpx.post(url, headers=AUTH, json={"images": [data]}, timeout=120)
         assert r.status_code == 200, r.text
         p = r.json()["predictions"][0]
         assert set(p["probabilities"]) == {"horizontal", "vertical"} and p["label"] in p["probabilities"]
         assert sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-        r = httpx.post(url, json={"images": [base64.b64encode(b"not an image").decode()]}, timeout=60)
+        r = httpx.post(url, headers=AUTH, json={"images": [base64.b64encode(b"not an image").decode()]}, timeout=60)
         assert r.status_code == 422 and r.json()["detail"]
-        r = httpx.post(url, json={"images": ["%%%"]}, timeout=60)
+        r = httpx.post(url, headers=AUTH, json={"images": ["%%%"]}, timeout=60)
         assert r.status_code == 422 and "not base64" in r.json()["detail"]
-        r = httpx.post(url, json={"texts": ["a text"]}, timeout=60)
+        r = httpx.post(url, headers=AUTH, json={"texts": ["a text"]}, timeout=60)
         assert r.status_code == 422 and "image model" in r.json()["detail"]

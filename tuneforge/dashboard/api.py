@@ -4,22 +4,32 @@ The same router serves `tuneforge dashboard` (runs, optionally a registry and a 
 `tuneforge serve` (where the registry is the server's own and the live split is what it really serves).
 Blocking work (reading files, SQLite, loading a model) runs in plain `def` endpoints, which FastAPI
 runs in its thread pool, so the server's event loop and micro-batchers are never held up.
+
+Every `/api/...` endpoint shows users' data (test-set texts, predictions, paths) or runs a model, so each
+needs the dashboard's key: the header `X-API-Key: KEY`, or the session cookie a visit to `/?token=KEY` sets
+(HttpOnly, SameSite=Strict; its value is derived from the key, never the key itself). The page and its
+static files hold no data and stay open. With no key configured every `/api/...` answer is 403, saying how
+to set one.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import threading
+from contextlib import contextmanager
 from urllib.parse import quote
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import TuneforgeError
 from . import runs as runlib
 from . import sources
 
@@ -27,6 +37,13 @@ STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_CHARS = 16, 2000  # the playground sends one text at a time; these bound a hand-made request
 MAX_IMAGES, MAX_IMAGE_BYTES = 4, 4 * 1024 * 1024
 KEEP_LOADED = 2  # models the playground keeps in memory for runs; the oldest is dropped for a third
+COOKIE = "tuneforge_dashboard"
+
+
+def session_value(key: str) -> str:
+    """The cookie's value: derived from the key, so a leaked cookie does not give away the key (in
+    `tuneforge serve` the key also opens the admin endpoints)."""
+    return hmac.new(key.encode("utf-8"), b"tuneforge dashboard session", hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -35,6 +52,9 @@ class DashboardContext:
     registry: object | None = None  # tuneforge.serve.registry.Registry
     monitor_db: str | None = None
     state: object | None = None  # tuneforge.serve.app.ServeState when mounted in `tuneforge serve`
+    key: str | None = None  # what X-API-Key or /?token= must equal; None: every /api/... answer is 403
+    locked: str = "the dashboard has no key"  # the 403's message when key is None: how to set one
+    login: str = "open /?token=KEY"  # the 401's hint: where the key comes from
     _models: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,7 +65,14 @@ class DashboardContext:
                 self._models.move_to_end(run_id)
                 return self._models[run_id]
             from ..serve.backends import load_backend  # lazy: torch and transformers
-            model = load_backend(path)
+            try:
+                model = load_backend(path)
+            except TuneforgeError:
+                raise
+            except Exception as e:  # a damaged run directory (truncated weights, a bad config): the run's fault
+                raise TuneforgeError(f"cannot load the model of run {run_id!r}: {type(e).__name__}: {e}",
+                                     where=str(path), fix="the run directory is damaged (a file truncated or "
+                                                          "edited): train the run again") from None
             self._models[run_id] = model
             while len(self._models) > KEEP_LOADED:
                 self._models.popitem(last=False)
@@ -77,32 +104,84 @@ def _decode_image(i: int, data: str) -> bytes:
         raise HTTPException(422, f"images[{i}] is not base64 (send the file as a data: URL)") from None
 
 
-def make_router(ctx: DashboardContext) -> APIRouter:
-    r = APIRouter(include_in_schema=False)  # the page's own plumbing, not part of the documented API
+def _utf8(i: int, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)") from None
 
-    @r.get("/")
-    def index():
+
+@contextmanager
+def _damaged(run_id: str, path: Path):
+    """Reading a run's files: anything malformed in them is the run's problem (422 naming the directory),
+    never a 500."""
+    import yaml
+    try:
+        yield
+    except (TuneforgeError, HTTPException):
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, yaml.YAMLError) as e:
+        raise TuneforgeError(f"run {run_id!r} has a damaged file: {type(e).__name__}: {e}", where=str(path),
+                             fix="the run directory is damaged (a file truncated or edited): train the run again") from None
+
+
+def _guard(ctx: DashboardContext):
+    def check(request: Request, x_api_key: str | None = Header(None, description="the dashboard's key")) -> None:
+        if ctx.key is None:
+            raise HTTPException(403, ctx.locked)
+        if x_api_key is not None:
+            if hmac.compare_digest(x_api_key.encode("utf-8", "replace"), ctx.key.encode("utf-8")):
+                return
+            raise HTTPException(403, "wrong API key")
+        cookie = request.cookies.get(COOKIE)
+        if cookie is not None and hmac.compare_digest(cookie.encode("utf-8", "replace"),
+                                                      session_value(ctx.key).encode("ascii")):
+            return
+        raise HTTPException(401, f"the dashboard needs its key: {ctx.login}, or send the header X-API-Key",
+                            headers={"WWW-Authenticate": "X-API-Key"})
+    return check
+
+
+def make_router(ctx: DashboardContext, in_schema: bool = False) -> APIRouter:
+    """in_schema: list the endpoints in the app's OpenAPI (the standalone dashboard: its own API, fuzzed);
+    inside `tuneforge serve` they stay out of the server's documented API."""
+    r = APIRouter(include_in_schema=in_schema)
+    data = [Depends(_guard(ctx))]
+
+    @r.get("/", response_class=HTMLResponse)
+    def index(token: str | None = Query(None, description="the dashboard's key: sets the session cookie")):
+        if token is not None:  # the login URL: trade the key for an HttpOnly cookie, then drop it from the URL
+            if ctx.key is None:
+                raise HTTPException(403, ctx.locked)
+            if not hmac.compare_digest(token.encode("utf-8", "replace"), ctx.key.encode("utf-8")):
+                raise HTTPException(403, "wrong token: use the login URL the server printed at start")
+            out = RedirectResponse("/", status_code=303)
+            out.set_cookie(COOKIE, session_value(ctx.key), httponly=True, samesite="strict", path="/")
+            return out
         if not (STATIC / "index.html").is_file():
             raise HTTPException(503, f"the dashboard's page is not installed ({STATIC}); reinstall tuneforge "
                                      "with its package data (pip install -e . from a checkout)")
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
-    @r.get("/api/info")
+    @r.get("/api/info", dependencies=data)
     def info():
         return {"mode": "serve" if ctx.state is not None else "dashboard",
                 "runs_roots": {k: str(v) for k, v in ctx.roots.items()},
                 "registry": str(ctx.registry.root) if ctx.registry is not None else None,
                 "monitor_db": ctx.monitor_db}
 
-    @r.get("/api/runs")
+    @r.get("/api/runs", dependencies=data)
     def list_runs():
         return {"runs": [runlib.summary(i, p) for i, p in runlib.find_runs(ctx.roots).items()]}
 
-    @r.get("/api/run")
+    @r.get("/api/run", dependencies=data)
     def run_detail(id: str = Query(..., description="run id from /api/runs")):
-        return runlib.detail(id, runlib.resolve(ctx.roots, id))
+        path = runlib.resolve(ctx.roots, id)
+        with _damaged(id, path):
+            return runlib.detail(id, path)
 
-    @r.get("/api/run/plot")
+    @r.get("/api/run/plot", dependencies=data, response_class=FileResponse,
+           responses={200: {"content": {"image/png": {}}, "description": "the PNG"}})
     def run_plot(id: str, name: str):
         if name not in runlib.PLOTS:  # only the PNGs training writes: never a path from the request
             raise HTTPException(404, f"no plot named {name!r}; one of {', '.join(runlib.PLOTS)}")
@@ -111,7 +190,7 @@ def make_router(ctx: DashboardContext) -> APIRouter:
             raise HTTPException(404, f"run {id!r} has no {name}")
         return FileResponse(f, media_type="image/png")
 
-    @r.post("/api/run/predict")
+    @r.post("/api/run/predict", dependencies=data)
     def run_predict(req: PlaygroundRequest, id: str = Query(...)):
         path = runlib.resolve(ctx.roots, id)
         image = _task_of(path) == "image-classification"
@@ -129,9 +208,10 @@ def make_router(ctx: DashboardContext) -> APIRouter:
                     raise HTTPException(422, f"texts[{i}] is empty: type something to classify")
                 if len(t) > MAX_CHARS:
                     raise HTTPException(413, f"texts[{i}] has {len(t)} characters; the limit is {MAX_CHARS}")
+                _utf8(i, t)
         return {"run": id, "predictions": ctx.predictor(id).predict(inputs)}
 
-    @r.get("/api/registry")
+    @r.get("/api/registry", dependencies=data)
     def registry():
         if ctx.registry is None:
             return {"available": False, "reason": "no registry given (tuneforge dashboard --registry DIR)"}
@@ -142,12 +222,12 @@ def make_router(ctx: DashboardContext) -> APIRouter:
             m["requests_24h"] = sources.ab_view(ctx.registry, m["name"])
         return {"available": True, **view}
 
-    @r.get("/api/monitor")
+    @r.get("/api/monitor", dependencies=data)
     def monitor():
         return {"trends": sources.monitor_trends(ctx.monitor_db),
                 "drift": sources.drift_view(ctx.registry) if ctx.registry is not None else None}
 
-    @r.get("/api/playground")
+    @r.get("/api/playground", dependencies=data)
     def playground():
         """What the playground can send to: models the server serves (its real predict endpoint) and runs."""
         targets = []
