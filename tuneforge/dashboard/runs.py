@@ -63,14 +63,21 @@ def resolve(roots: dict[str, Path], run_id: str) -> Path:
     return runs[run_id]
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, kind: type | None = None):
+    """The file's JSON, None if there is none; `kind` (dict, list): what training writes there, anything
+    else is a damaged file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError, JSONDecodeError, a number too long to parse
         raise TuneforgeError(f"cannot read {path.name}: {e}", where=str(path),
                              fix="the run directory is damaged: train the run again") from None
+    if kind is not None and not isinstance(value, kind):
+        raise TuneforgeError(f"cannot read {path.name}: a JSON {type(value).__name__}, not the "
+                             f"{'object' if kind is dict else 'list'} training writes", where=str(path),
+                             fix="the run directory is damaged: train the run again")
+    return value
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -89,9 +96,11 @@ def summary(run_id: str, path: Path) -> dict:
     """What the runs table needs; a damaged run is listed with its error instead of hiding the others."""
     out = {"id": run_id, "path": str(path)}
     try:
-        metrics = _read_json(path / "metrics.json") or {}
+        metrics = _read_json(path / "metrics.json", dict) or {}
         cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (TuneforgeError, OSError, yaml.YAMLError) as e:
+        if not isinstance(cfg, dict):
+            raise TuneforgeError(f"cannot read config.yaml: a {type(cfg).__name__}, not a mapping", where=str(path))
+    except (TuneforgeError, OSError, ValueError, yaml.YAMLError) as e:
         return out | {"error": str(e)}
     return out | {"task": cfg.get("task") or metrics.get("task"), "backbone": cfg.get("backbone"),
                   "metrics": {k: metrics[k] for k in ("test", "validation", "baseline_majority", "train")
@@ -103,10 +112,14 @@ def summary(run_id: str, path: Path) -> dict:
 
 def learning_curve(path: Path) -> list[dict]:
     """The Trainer's log history: training loss per logging step, validation loss and metrics per eval."""
-    hist = _read_json(path / "log_history.json")
+    hist = _read_json(path / "log_history.json", list)
     if hist is None:  # a run written before log_history.json: the final trainer state has the same list
-        state = _read_json(path / "trainer_state.json") or {}
+        state = _read_json(path / "trainer_state.json", dict) or {}
         hist = state.get("log_history", [])
+        if not isinstance(hist, list):
+            raise TuneforgeError("cannot read trainer_state.json: its log_history is not a list",
+                                 where=str(path / "trainer_state.json"),
+                                 fix="the run directory is damaged: train the run again")
     keep = ("step", "epoch", "loss", "eval_loss")
     return [{k: v for k, v in h.items() if (k in keep or k.startswith("eval_")) and isinstance(v, (int, float))}
             for h in hist if isinstance(h, dict) and "step" in h]
@@ -170,12 +183,15 @@ def detail(run_id: str, path: Path) -> dict:
     out = summary(run_id, path)
     if "error" in out:
         raise TuneforgeError(out["error"], where=str(path), fix="the run directory is damaged: train the run again")
-    labels = _read_json(path / "labels.json") or []
+    labels = _read_json(path / "labels.json", list) or []
+    if not all(isinstance(x, str) for x in labels):
+        raise TuneforgeError("cannot read labels.json: not a list of label names", where=str(path / "labels.json"),
+                             fix="the run directory is damaged: train the run again")
     rows = _predictions(path)
     try:
         errors = (token_errors(rows) if out["task"] == "token-classification" else classification_errors(rows, labels)) \
             if rows else None
-    except (KeyError, TypeError) as e:  # a prediction line without the fields this tuneforge writes
+    except (KeyError, TypeError, AttributeError) as e:  # a prediction line without the fields this tuneforge writes
         raise TuneforgeError(f"test_predictions.jsonl lacks the field {e}", where=str(path / "test_predictions.jsonl"),
                              fix="train the run again with this tuneforge version") from None
     main = "entity_f1" if out["task"] == "token-classification" else "macro_f1"
