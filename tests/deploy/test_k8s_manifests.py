@@ -55,8 +55,12 @@ def test_ports_and_probes_match_the_app(docs, tmp_path):
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"http": port}
     paths = app_paths(tmp_path)
+    # /healthz answers before a model is loaded: a pod has started, and may get traffic, only once /readyz
+    # says a model is loaded and serving (503 while loading and with an empty registry)
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and "/readyz" in paths
-    for probe in ("livenessProbe", "startupProbe"):
+    assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for probe in ("livenessProbe", "startupProbe", "readinessProbe"):
         assert c[probe]["httpGet"]["path"] in paths and c[probe]["httpGet"]["port"] in ("http", port)
     svc = one(docs, "Service", "tuneforge")
     pod_labels = one(docs, "Deployment", "tuneforge")["spec"]["template"]["metadata"]["labels"]
@@ -84,6 +88,10 @@ def test_environment_secrets_and_volumes_are_consistent(docs):
         if ref:
             assert ref["name"] == "tuneforge-secrets" and ref["key"] in secret
     assert secret["TUNEFORGE_REGISTRY_DB"].startswith("postgresql://")
+    # the request log's hashing key and the API key (which also opens the dashboard) come from the Secret
+    env = {e["name"]: e for e in c["env"]}
+    for name in ("TUNEFORGE_API_KEY", "TUNEFORGE_LOG_SECRET"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name
     db_host_port = re.search(r"@([^:/]+):(\d+)/", secret["TUNEFORGE_REGISTRY_DB"]).groups()
     pg_svc = one(docs, "Service", db_host_port[0])
     assert int(db_host_port[1]) in [p["port"] for p in pg_svc["spec"]["ports"]]
