@@ -187,3 +187,40 @@ def test_text_classification_defaults_freeze_embeddings(tmp_path, tiny_bert):
                                   freeze_embeddings=None, learning_rate=None))
     resolve_defaults(cfg, get_task("text-classification"), str(tiny_bert))
     assert cfg.train.freeze_embeddings is True and cfg.train.learning_rate == 1e-4
+
+
+def _first(history: list[dict], key: str) -> float:
+    return next(h[key] for h in history if key in h)
+
+
+@pytest.mark.parametrize("task,adversarial", [("text-classification", "fgm"), ("token-classification", "none")])
+def test_two_processes_log_the_same_loss_as_one(tmp_path, tiny_bert, tiny_sp_bert, task, adversarial):
+    """The Trainer multiplies a loss by the process count when it thinks the model normalised it by the items of
+    the whole distributed batch; ours take a plain per-batch mean, so the bug doubled every logged loss (and the
+    gradients before clipping) under 2 processes. One global batch of 16 (8 per process x 2, or 16 in one):
+    the loss before any update, and the validation loss after the first identical update, must agree."""
+    if task == "text-classification":
+        backbone = tiny_bert
+        data = {"train": str(write_sentiment(tmp_path / "reviews.csv", 40)), "text_column": "review",
+                "label_column": "stars"}
+    else:
+        backbone = tiny_sp_bert
+        data = {"train": str(write_ner(tmp_path / "ner.txt", 40))}
+    common = dict(epochs=1, evals_per_epoch=2, logging_steps=1, early_stopping_patience=0, group_by_length=False,
+                  bf16="false", adversarial=adversarial)
+    one = tmp_path / "one"
+    one.mkdir()
+    train(load_config(make_config(one, backbone, task, data, batch_size=16, **common)), progress=False)
+    two = tmp_path / "two"
+    two.mkdir()
+    accelerate = Path(sys.executable).with_name("accelerate")
+    r = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "tuneforge.cli", "train",
+                        str(make_config(two, backbone, task, data, batch_size=8, **common)), "--quiet"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    h1 = json.loads((one / "run" / "log_history.json").read_text())
+    h2 = json.loads((two / "run" / "log_history.json").read_text())
+    assert json.loads((two / "run" / "metrics.json").read_text())["train"]["processes"] == 2
+    assert _first(h2, "loss") == pytest.approx(_first(h1, "loss"), rel=1e-3)
+    assert _first(h2, "eval_loss") == pytest.approx(_first(h1, "eval_loss"), rel=1e-3)

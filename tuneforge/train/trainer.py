@@ -25,6 +25,11 @@ class GroupedLRTrainer(Trainer):
     def __init__(self, *args, fresh_params: set[str] = frozenset(), head_lr: float | None = None,
                  adversary: EmbeddingAdversary | None = None, **kw):
         super().__init__(*args, **kw)
+        # Every loss here (the models' cross-entropy, the mean-pooled head's, distillation's) is a plain mean
+        # over the batch. A Trainer that thinks the model takes `num_items_in_batch` (any forward with **kwargs)
+        # multiplies the loss by the process count (average_tokens_across_devices) and skips the division by
+        # gradient-accumulation steps: under 2 processes the logged loss and the gradients were doubled.
+        self.model_accepts_loss_kwargs = False
         self.fresh_params = set(fresh_params)
         self.head_lr = head_lr
         self.adversary = adversary
