@@ -14,8 +14,8 @@ default threshold per packaged encoder, measured by benchmarks/app_support.py.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +133,13 @@ class Assistant:
         return hits, intent
 
     def reply(self, message: str, session_id: str | None = None, slots: dict | None = None) -> dict:
+        """A turn of `session_id` (which must exist: the caller checked its token), or of a new session when
+        None: its server-issued id and its secret `session_token` (stored only hashed) are in the reply."""
         message = check_message(message)
-        session_id = session_id or uuid.uuid4().hex
+        token = None
+        if session_id is None:
+            session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
+            self.store.new_session(session_id, token)
         hits, intent = self.retrieve(message)
         best = hits[0] if hits else None
         confidence = round(best.cosine, 4) if best else 0.0
@@ -155,4 +160,4 @@ class Assistant:
                     **({"intent": intent} if intent else {})}
 
         out, turn = self.store.record_turn(session_id, dict(slots or {}), message, None, render=render)
-        return {**out, "session_id": session_id, "turn": turn}
+        return {**out, "session_id": session_id, "turn": turn, **({"session_token": token} if token else {})}

@@ -17,7 +17,8 @@ def register(sub) -> None:
                         "the packaged chatterbot-corpus FAQ (fetched into the data cache on first use)")
     mode = s.add_mutually_exclusive_group(required=True)
     mode.add_argument("--ask", metavar="MESSAGE", help="answer one message and print the reply JSON")
-    mode.add_argument("--serve", action="store_true", help="HTTP chat endpoint: POST /v1/chat {session_id, message}")
+    mode.add_argument("--serve", action="store_true", help="HTTP chat endpoint: POST /v1/chat {message} starts a "
+                                                                  "session; its reply's session_token continues it")
     mode.add_argument("--candidates", action="store_true",
                       help="print the handed-off questions logged so far (candidate FAQ entries), JSON lines")
     s.add_argument("--lang", default="auto", help="auto (from the FAQ questions) | en | zh: default encoder and "
@@ -31,7 +32,11 @@ def register(sub) -> None:
     s.add_argument("--intent-threshold", type=float, default=0.8, help="probability needed to route (default 0.8)")
     s.add_argument("--db", help="SQLite file or postgresql:// URL for sessions and candidates "
                                 "(default: <cache>/apps/support/support.db)")
-    s.add_argument("--session", help="--ask: the session id (slots and history carry over between calls)")
+    s.add_argument("--session", help="--ask: continue this session (its id from an earlier reply; omit it to start "
+                                     "one). The command line reads the database itself, so it needs no token")
+    s.add_argument("--api-key-env", default="TUNEFORGE_API_KEY",
+                   help="--serve: environment variable holding the operator's API key (X-API-Key: any session's "
+                        "transcript, GET /v1/candidates); unset: those answer 403")
     s.add_argument("--slot", action="append", metavar="NAME=VALUE", help="--ask: a slot value for answer templates")
     s.add_argument("--handoff-message", help="the reply below the threshold (default: a short English/Chinese one)")
     s.add_argument("--top-k", type=int, default=3, help="alternatives listed in each reply (default 3)")
@@ -63,7 +68,7 @@ def cmd_support(a: argparse.Namespace) -> int:
     assistant = Assistant(opts)
     if a.serve:
         from .server import serve
-        serve(assistant, host=a.host, port=a.port, log_level=a.log_level)
+        serve(assistant, host=a.host, port=a.port, log_level=a.log_level, api_key_env=a.api_key_env)
         return 0
     print(json.dumps(assistant.reply(a.ask, a.session, slots), ensure_ascii=False, indent=2))
     return 0

@@ -1,17 +1,24 @@
 """What the assistant remembers, in SQLite (or a shared PostgreSQL, through tuneforge.serve.db): chat
 sessions with their slot values, every turn, and the questions it handed to a human (candidate FAQ entries).
 
-Messages are stored as typed: this is the transcript a human agent picks the conversation up from, and the
-candidate list is meant to be read by whoever writes the next FAQ. Don't point it at a database that must
-not hold customer text.
+Turns are stored as typed: this is the transcript a human agent picks the conversation up from (readable
+only with the session's token or the operator's API key). Handed-off questions (candidates) are stored and
+listed with PII redacted (`tuneforge.data.redact`, every kind: card numbers, phones, e-mails, IDs, URLs, IPs);
+rows written raw by an older version are redacted when listed. A session's token is stored only as its
+sha256. Don't point it at a database that must not hold customer text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import sqlite3
 import time
 from pathlib import Path
 
+from ...data.redact import KINDS, redact_text
+from ...errors import TuneforgeError
 from ...serve.db import open_database
 
 SCHEMA = (
@@ -26,12 +33,54 @@ SCHEMA = (
 )
 
 
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class UnknownSession(TuneforgeError):
+    pass
+
+
 class SupportStore:
     def __init__(self, url_or_path: str | Path):
-        self.db = open_database(url_or_path)
+        self.where = str(url_or_path)
+        try:
+            self.db = open_database(url_or_path)
+            with self.db.transaction() as tx:
+                for sql in SCHEMA:
+                    tx.execute(sql)
+            self._migrate()
+        except TuneforgeError:
+            raise
+        except (sqlite3.Error, OSError) as e:
+            raise TuneforgeError(f"cannot open or upgrade the support database: {e}", where=self.where,
+                                 fix="make the file (and its directory) writable, or pass another --db") from None
+
+    def _migrate(self) -> None:
+        """Stores written before session tokens have no token_hash column: add it (NULL: an old session,
+        readable and continued only with the operator's API key). Nothing is rewritten or dropped."""
+        try:
+            self.db.query("SELECT token_hash FROM support_sessions LIMIT 1")
+            return
+        except Exception:  # sqlite3.OperationalError / psycopg UndefinedColumn: an older store
+            pass
         with self.db.transaction() as tx:
-            for sql in SCHEMA:
-                tx.execute(sql)
+            tx.execute("ALTER TABLE support_sessions ADD COLUMN token_hash TEXT")
+
+    def new_session(self, session_id: str, token: str) -> None:
+        now = time.time()
+        with self.db.transaction(lock=f"support:{session_id}") as tx:
+            tx.execute("INSERT INTO support_sessions (session_id, created, updated, slots, turns, token_hash) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (session_id, now, now, "{}", 0, token_hash(token)))
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self.db.query("SELECT 1 FROM support_sessions WHERE session_id = ?", (session_id,)))
+
+    def token_ok(self, session_id: str, token: str) -> bool:
+        """Constant-time check of a session's token against its stored sha256 (an old session has none)."""
+        rows = self.db.query("SELECT token_hash FROM support_sessions WHERE session_id = ?", (session_id,))
+        stored = rows[0][0] if rows and rows[0][0] else "!" * 64
+        return hmac.compare_digest(token_hash(token).encode(), stored.encode()) and bool(rows and rows[0][0])
 
     def slots(self, session_id: str) -> dict[str, str]:
         rows = self.db.query("SELECT slots FROM support_sessions WHERE session_id = ?", (session_id,))
@@ -45,19 +94,23 @@ class SupportStore:
         now = time.time()
         with self.db.transaction(lock=f"support:{session_id}") as tx:
             rows = tx.execute("SELECT slots, turns FROM support_sessions WHERE session_id = ?", (session_id,))
-            slots, turns = (json.loads(rows[0][0]), rows[0][1]) if rows else ({}, 0)
+            if not rows:  # session ids are the server's: an unknown one is refused, never created
+                raise UnknownSession(f"no session {session_id!r}", where="session_id",
+                                     fix="omit session_id to start a new conversation (the reply carries its "
+                                         "session_id and session_token)")
+            slots, turns = json.loads(rows[0][0]), rows[0][1]
             slots.update(new_slots)
             reply = render(slots) if render else reply
             turn = turns + 1
-            tx.execute("INSERT INTO support_sessions (session_id, created, updated, slots, turns) VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT (session_id) DO UPDATE SET updated = excluded.updated, slots = excluded.slots, "
-                       "turns = excluded.turns", (session_id, now, now, json.dumps(slots, ensure_ascii=False), turn))
+            tx.execute("UPDATE support_sessions SET updated = ?, slots = ?, turns = ? WHERE session_id = ?",
+                       (now, json.dumps(slots, ensure_ascii=False), turn, session_id))
             tx.execute("INSERT INTO support_turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (session_id, turn, now, message, reply["answer"], reply["matched_question"],
                         reply["confidence"], int(reply["handoff"])))
             if reply["handoff"]:
                 tx.execute("INSERT INTO support_candidates VALUES (?, ?, ?, ?, ?)",
-                           (now, session_id, message, reply["matched_question"], reply["confidence"]))
+                           (now, session_id, redact_text(message, KINDS), reply["matched_question"],
+                            reply["confidence"]))
         return reply, turn
 
     def history(self, session_id: str) -> list[dict]:
@@ -69,5 +122,13 @@ class SupportStore:
     def candidates(self, limit: int = 100) -> list[dict]:
         """Handed-off questions, the most often asked first: the FAQ's missing entries."""
         rows = self.db.query("SELECT question, COUNT(*), MAX(ts), MAX(confidence) FROM support_candidates "
-                             "GROUP BY question ORDER BY COUNT(*) DESC, MAX(ts) DESC LIMIT ?", (limit,))
-        return [{"question": q, "times": n, "last_asked": ts, "best_confidence": c} for q, n, ts, c in rows]
+                             "GROUP BY question")
+        merged: dict[str, dict] = {}  # redacted again: rows an older version stored raw; equal once redacted: one
+        for q, n, ts, c in rows:
+            q = redact_text(q, KINDS)
+            m = merged.setdefault(q, {"question": q, "times": 0, "last_asked": ts, "best_confidence": c})
+            m["times"] += n
+            m["last_asked"] = max(m["last_asked"] or 0, ts or 0)
+            m["best_confidence"] = max(m["best_confidence"] or 0, c or 0)
+        out = sorted(merged.values(), key=lambda m: (-m["times"], -(m["last_asked"] or 0)))
+        return out[:limit]
