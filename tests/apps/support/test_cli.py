@@ -27,11 +27,14 @@ def run(capsys, *args) -> tuple[int, str, str]:
 def test_ask_prints_the_reply_json_and_keeps_the_session(capsys, faq_en, tiny_bert, tmp_path):
     db = tmp_path / "s.db"
     common = ("--faq", faq_en, "--backbone", tiny_bert, "--db", db, "--threshold", "-1")
-    rc, out, _ = run(capsys, *common, "--ask", "is the movie good", "--session", "c1", "--slot", "name=Ann")
+    rc, out, _ = run(capsys, *common, "--ask", "is the movie good", "--slot", "name=Ann")
     reply = json.loads(out)
     assert rc == 0 and reply["answer"] == "The movie is very good, Ann!" and reply["turn"] == 1
-    rc, out, _ = run(capsys, *common, "--ask", "is the movie good", "--session", "c1")
+    assert len(reply["session_id"]) == 32 and reply["session_token"]  # the server's id, and its secret
+    rc, out, _ = run(capsys, *common, "--ask", "is the movie good", "--session", reply["session_id"])
     assert json.loads(out)["answer"] == "The movie is very good, Ann!" and json.loads(out)["turn"] == 2
+    rc, out, err = run(capsys, *common, "--ask", "is the movie good", "--session", "c1")  # ids are not chosen
+    assert rc == 2 and out == "" and "no session 'c1'" in err and "omit" in err
 
 
 def test_candidates_lists_handed_off_questions(capsys, faq_en, tiny_bert, tmp_path):
