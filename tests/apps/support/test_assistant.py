@@ -15,28 +15,32 @@ from .conftest import make_assistant, write_faq
 
 def test_answers_and_fills_slots_from_the_session(faq_en, tiny_bert, tmp_path):
     a = make_assistant(faq_en, tiny_bert, tmp_path / "s.db", threshold=-1.0)
-    r = a.reply("is the movie good", "s1", {"name": "Ann"})
+    r = a.reply("is the movie good", None, {"name": "Ann"})
+    s1 = r["session_id"]  # the assistant's id, with its token
     assert (r["matched_question"], r["answer"], r["handoff"], r["turn"]) == \
         ("is the movie good", "The movie is very good, Ann!", False, 1)
     assert r["category"] == "movies" and r["missing_slots"] == [] and len(r["alternatives"]) == 3
+    assert a.store.token_ok(s1, r["session_token"]) and not a.store.token_ok(s1, r["session_token"] + "x")
     # the slot stays with the session; a default covers a slot the session never set
-    assert a.reply("where does mary live", "s1")["answer"] == "Mary lives in Paris, Ann."
-    assert a.reply("where does mary live", "s2")["answer"] == "Mary lives in Paris, friend."
-    r = a.reply("is the movie good", "s3")
+    assert a.reply("where does mary live", s1)["answer"] == "Mary lives in Paris, Ann."
+    assert a.reply("where does mary live")["answer"] == "Mary lives in Paris, friend."
+    r = a.reply("is the movie good")
     assert r["answer"] == "The movie is very good, !" and r["missing_slots"] == ["name"]
-    assert a.reply("was the music awful", "s3")["answer"] == "The music was not awful {really}."
-    assert [t["turn"] for t in a.store.history("s1")] == [1, 2]
-    assert a.store.slots("s1") == {"name": "Ann"}
+    assert a.reply("was the music awful", r["session_id"])["answer"] == "The music was not awful {really}."
+    assert [t["turn"] for t in a.store.history(s1)] == [1, 2]
+    assert a.store.slots(s1) == {"name": "Ann"}
+    with pytest.raises(TuneforgeError, match="omit session_id"):  # ids are the assistant's, never the caller's
+        a.reply("where does mary live", "s1")
 
 
 def test_handoff_below_threshold_logs_a_candidate(faq_en, tiny_bert, tmp_path):
     db = tmp_path / "s.db"
     a = make_assistant(faq_en, tiny_bert, db, threshold=0.9999)
-    r = a.reply("can i pay with a card", "s1")
+    r = a.reply("can i pay with a card")
     assert r["handoff"] is True and r["answer"] == HANDOFF["en"] and r["matched_question"] is None
     assert r["confidence"] < 0.9999
-    a.reply("can i pay with a card", "s2")
-    assert a.reply("is the movie good", "s3")["handoff"] is False  # its own question: cosine 1
+    a.reply("can i pay with a card")
+    assert a.reply("is the movie good")["handoff"] is False  # its own question: cosine 1
     assert a.store.candidates() == [{"question": "can i pay with a card", "times": 2,
                                      "last_asked": pytest.approx(a.store.candidates()[0]["last_asked"]),
                                      "best_confidence": r["confidence"]}]

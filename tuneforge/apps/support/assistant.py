@@ -136,11 +136,11 @@ class Assistant:
         """A turn of `session_id` (which must exist: the caller checked its token), or of a new session when
         None: its server-issued id and its secret `session_token` (stored only hashed) are in the reply."""
         message = check_message(message)
+        hits, intent = self.retrieve(message)
         token = None
-        if session_id is None:
+        if session_id is None:  # created once the model has answered: a failed turn leaves no empty session
             session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
             self.store.new_session(session_id, token)
-        hits, intent = self.retrieve(message)
         best = hits[0] if hits else None
         confidence = round(best.cosine, 4) if best else 0.0
         handoff = best is None or confidence < self.threshold
