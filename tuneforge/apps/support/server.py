@@ -58,7 +58,9 @@ def _printable(x):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session_id: str | None = Field(None, pattern=SESSION_ID,
-                                   description="the conversation; omit it to start one (the reply carries its id)")
+                                   description="the conversation, as the server issued it; omit it to start one (the reply "
+                                               "carries its id and session_token; send the token as "
+                                               "Authorization: Bearer <session_token>)")
     message: str = Field(description="the customer's message", max_length=MAX_MESSAGE_CHARS)
     slots: dict[str, str] = Field(default_factory=dict, max_length=64,
                                   description="slot values for answer templates, kept for the session")
