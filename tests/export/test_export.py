@@ -30,7 +30,9 @@ def _config(tmp: Path, backbone: Path, task: str, data: dict, **train_kw) -> Pat
     cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
            "train": {"method": "full", "epochs": 4, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
                      "dropout": 0.0, "max_length": 32, "logging_steps": 5, "eval_batch_size": 16,
-                     "freeze_embeddings": False, **train_kw}}  # random embeddings: freezing them only handicaps
+                     "freeze_embeddings": False,
+                     # fp32 forced: ONNX parity is measured against fp32 PyTorch, whatever this CPU's auto choice
+                     "bf16": "false", **train_kw}}  # random embeddings: freezing them only handicaps
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return tmp / "config.yaml"
 
