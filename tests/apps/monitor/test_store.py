@@ -74,7 +74,7 @@ def test_bad_database_paths(tmp_path):
     with pytest.raises(TuneforgeError, match="no monitor database"):
         load_trends(tmp_path / "none.db")
     (tmp_path / "junk.db").write_text("not sqlite at all, just text" * 100)
-    with pytest.raises(TuneforgeError, match="not a monitor database"):
+    with pytest.raises(TuneforgeError, match="not a database"):
         ingest(tmp_path / "junk.db", [{"time": 1772323200, "text": "x", "label": "neg"}])
     with pytest.raises(TuneforgeError, match="directory"):
         ingest(tmp_path, [{"time": 1772323200, "text": "x", "label": "neg"}])
