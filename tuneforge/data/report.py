@@ -14,6 +14,47 @@ from .readers import TextExample
 from .splits import Splits, key_of, labels_in
 
 
+CHARS_PER_TOKEN = 8  # a generous first guess: English runs ~4 characters a token, Chinese ~1
+FALLBACK_BOUND = 8192  # tokens, for a tokenizer that does not say how long a model's input can be
+
+
+def token_lengths(tokenizer, texts: list[str], bound: int | None = None) -> list[int]:
+    """Tokens per text (special tokens included), as `tokenizer(texts)` would count them, at a cost bounded
+    by `bound` (the longest input worth measuring exactly; default the tokenizer's model_max_length)
+    instead of the text's size. A text longer than bound * CHARS_PER_TOKEN characters is measured on a
+    prefix cut at a space; when the prefix already holds more than `bound` tokens, the text is over any
+    max_length <= bound (so the truncation count is right) and its length is estimated from the
+    prefix's tokens per character. Otherwise the prefix grows x4 until it decides or is the whole text."""
+    if bound is None:
+        bound = getattr(tokenizer, "model_max_length", None)
+        bound = bound if isinstance(bound, int) and 0 < bound <= 10**6 else FALLBACK_BOUND
+    first = bound * CHARS_PER_TOKEN
+    out = [0] * len(texts)
+    short = [i for i, t in enumerate(texts) if len(t) <= first]
+    if short:  # one batched call for the ordinary texts: exact
+        ids = tokenizer([texts[i] for i in short], truncation=False, verbose=False)["input_ids"]
+        for i, x in zip(short, ids):
+            out[i] = len(x)
+    for i, text in enumerate(texts):
+        if len(text) <= first:
+            continue
+        chars = first
+        while True:
+            prefix = text[:chars]
+            cut = prefix.rfind(" ", chars - chars // 8)  # do not measure half a word as two
+            if 0 < cut and chars < len(text):
+                prefix = prefix[:cut]
+            n = len(tokenizer(prefix, truncation=False, verbose=False)["input_ids"])
+            if len(prefix) >= len(text):
+                out[i] = n
+                break
+            if n > bound:
+                out[i] = max(n, round(n * len(text) / len(prefix)))
+                break
+            chars = min(chars * 4, len(text))
+    return out
+
+
 def build_report(splits: Splits, lengths: dict[str, list[int]] | None, max_length: int) -> dict:
     rep: dict = {"splits": {}, "notes": list(splits.notes), "files": {}}
     for path, st in splits.stats.items():
