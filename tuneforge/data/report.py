@@ -131,7 +131,8 @@ def format_report(rep: dict, max_length: int) -> str:
         lines.append(f"{name:<12}{s['examples']:>9}{s['duplicates']:>6}{s.get('overlap_with_train', '-'):>9}"
                      f"{lt.get('p50', '-'):>9}{lt.get('p95', '-'):>6}{lt.get('max', '-'):>6}"
                      f"{(format(s['truncated_share'], '.1%') if 'truncated_share' in s else '-'):>10}")
-    lines.append(f"(lengths in tokens of the backbone's tokenizer, special tokens included; max_length={max_length})")
+    lines.append(f"(lengths in tokens of the backbone's tokenizer, special tokens included; max_length={max_length}; "
+                 f"a very long text is measured on its start and its length estimated)")
     lines.append("")
     lines.append("Labels" + (" (entities by type)" if "tokens" in rep["splits"]["train"] else ""))
     names = sorted({l for s in rep["splits"].values() for l in s["labels"]})
