@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...errors import TuneforgeError
+from ...serve.app import _printable  # the server's: the input left out, unencodable characters replaced
 from .assistant import MAX_MESSAGE_CHARS, Assistant
 
 SESSION_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
@@ -41,18 +42,6 @@ START = "omit session_id to start a new conversation (its reply carries session_
 
 class ErrorMessage(BaseModel):
     detail: str
-
-
-def _printable(x):
-    """A validation error as JSON can carry it: the caller's input left out, any unencodable character (a lone
-    surrogate in a key, an extra field's name, a loc) replaced by '?'."""
-    if isinstance(x, str):
-        return x.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(x, dict):
-        return {_printable(k): _printable(v) for k, v in x.items() if k != "input"}
-    if isinstance(x, (list, tuple)):
-        return [_printable(v) for v in x]
-    return x
 
 
 class ChatRequest(BaseModel):
