@@ -47,3 +47,10 @@ def test_card_has_metrics_data_and_usage(tmp_path):
     assert "3 empty text" in card  # dropped rows are visible to a stranger
     assert "2 test examples also occur in train" in card
     assert "50.0%" in card and f"tuneforge predict {cfg.output_dir}" in card
+    assert "trust_remote_code" not in card  # a [CLS]-pooled run loads as the standard class
+
+    cfg.train.pooling = "mean"
+    write_card(tmp_path, cfg, ["neg", "pos"], report, metrics)
+    card = (tmp_path / "README.md").read_text()
+    # plain transformers without it silently uses the untrained [CLS] pooler: the card must say how to load
+    assert f'from_pretrained("{cfg.output_dir}", trust_remote_code=True)' in card and "is required" in card

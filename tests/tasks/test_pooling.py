@@ -77,3 +77,43 @@ def test_mean_pooling_refuses_a_head_it_cannot_feed():
                                                        num_attention_heads=2, intermediate_size=32))
     with pytest.raises(TuneforgeError, match="pooling"):
         apply_pooling(m, "mean")
+
+
+def _saved_mean_pooled(tiny_bert, out):
+    """A mean-pooled classifier saved the way a run saves it, with a trained-looking (non-zero) head and pooler,
+    so [CLS] pooling and mean pooling give visibly different logits."""
+    cfg = Config()
+    cfg.train.pooling = "mean"
+    model, _ = get_task("text-classification").build_model(str(tiny_bert), LABELS, cfg)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in list(model.classifier.parameters()) + list(model.bert.pooler.parameters()):
+            p.copy_(torch.randn_like(p))
+    model.save_pretrained(out)
+    return model.eval()
+
+
+def test_plain_transformers_with_trust_remote_code_gives_tuneforges_answers(tiny_bert, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+    ours = _saved_mean_pooled(tiny_bert, tmp_path / "m")
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "m", trust_remote_code=True).eval()
+    assert type(plain).__module__ != "tuneforge.tasks.pooling"  # really the code file in the run, not ours
+    ids = torch.tensor([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]])
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        want = ours(input_ids=ids, attention_mask=mask).logits
+        assert torch.allclose(plain(input_ids=ids, attention_mask=mask).logits, want, atol=1e-6)
+        # Without trust_remote_code transformers takes the standard class: the answers differ, which is why
+        # the card and README say trust_remote_code=True is required.
+        cls_pooled = AutoModelForSequenceClassification.from_pretrained(tmp_path / "m").eval()
+        assert not torch.allclose(cls_pooled(input_ids=ids, attention_mask=mask).logits, want, atol=1e-3)
+
+
+def test_a_cls_pooled_model_saves_no_code_and_loads_plainly(tiny_bert, tmp_path):
+    import json
+    cfg = Config()
+    cfg.train.pooling = "cls"
+    model, _ = get_task("text-classification").build_model(str(tiny_bert), LABELS, cfg)
+    model.save_pretrained(tmp_path / "m")
+    assert not (tmp_path / "m" / "modeling_tuneforge_pooling.py").exists()
+    assert "auto_map" not in json.loads((tmp_path / "m" / "config.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Config
+from ..tasks.pooling import REMOTE_CODE_FILE
 from ..data.report import format_report
 
 
@@ -25,9 +26,7 @@ def _pooling_note(cfg) -> str:
     if cfg.task != "text-classification":
         return ""
     if cfg.train.pooling == "mean":
-        # A plain transformers load would silently fall back to the [CLS] pooler: say so where users look.
-        return (", sentence vector: mean of the token vectors (load with tuneforge, e.g. "
-                "`tuneforge.export.load_predictor`, or apply `tuneforge.tasks.pooling.apply_pooling`)")
+        return ", sentence vector: mean of the token vectors (see Use: `trust_remote_code=True`)"
     return ", sentence vector: the [CLS] pooler"
 
 
@@ -75,6 +74,14 @@ def write_card(out: Path, cfg: Config, labels: list[str], data_report: dict, met
                                   f"tuneforge evaluate {cfg.output_dir} --data labeled_file")
     auto = "TokenClassification" if is_ner else "SequenceClassification"
     hf_line = img["hf"] if img else f'`AutoModelFor{auto}.from_pretrained("{cfg.output_dir}")`'
+    if not img and cfg.task == "text-classification" and cfg.train.pooling == "mean":
+        # Without trust_remote_code transformers silently uses the [CLS] pooler, which was never trained:
+        # on e5 runs 144/200 labels agreed with tuneforge's. Say so where users look.
+        hf_line = (f'`AutoModelForSequenceClassification.from_pretrained("{cfg.output_dir}", trust_remote_code=True)`'
+                   f' (or `pipeline("text-classification", model="{cfg.output_dir}", trust_remote_code=True)`).\n'
+                   f"**`trust_remote_code=True` is required**: this model averages the token vectors "
+                   f"(`{REMOTE_CODE_FILE}`, written by tuneforge, ~30 lines); without it transformers silently "
+                   f"uses the untrained [CLS] pooler and gives wrong answers")
     limits = img["limits"] if img else f"text unlike it (other domains, lengths over {t.max_length} tokens are truncated)"
     card = f"""# {Path(cfg.output_dir).name}: {cfg.task} on `{cfg.backbone}`
 

@@ -7,11 +7,20 @@ sentence-transformers' MiniLM) were trained to produce, so their pretraining is 
 Mean pooling keeps the standard Hugging Face class and weights (the checkpoint is an ordinary
 `BertForSequenceClassification`); only `forward` differs. The mode is stored in the saved model config
 under POOLING_KEY, and every tuneforge loader goes through `load_classifier`, which restores it.
+
+Plain `transformers` cannot know about POOLING_KEY, so a mean-pooled model also saves REMOTE_CODE_FILE
+(this module's pooling code, self-contained) and an `auto_map` entry pointing at it:
+`AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True)` and
+`pipeline(..., trust_remote_code=True)` then give tuneforge's answers. The model type stays `bert` so ONNX
+export, PEFT and every BERT tool still take the checkpoint; the price is that loading it *without*
+`trust_remote_code` silently falls back to the [CLS] pooler, which the model card says in bold.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -19,6 +28,7 @@ from torch import nn
 from ..errors import TuneforgeError
 
 POOLING_KEY = "tuneforge_pooling"
+REMOTE_CODE_FILE = "modeling_tuneforge_pooling.py"
 
 
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -48,13 +58,40 @@ def _mean_pooled_forward(self, input_ids=None, attention_mask=None, token_type_i
                                     attentions=out.attentions)
 
 
+def remote_code(base: type) -> str:
+    """The source of REMOTE_CODE_FILE for a mean-pooled subclass of the transformers class `base`: the
+    very functions tuneforge runs (copied by inspect, so the two cannot drift apart) and nothing else."""
+    return "\n".join([
+        '"""Written by tuneforge: mean pooling for a tuneforge run loaded with plain transformers.',
+        "",
+        "Load with AutoModelForSequenceClassification.from_pretrained(dir, trust_remote_code=True).",
+        '"""',
+        "import torch",
+        "from torch import nn",
+        f"from transformers import {base.__name__}",
+        "", "",
+        inspect.getsource(mean_pool), "",
+        inspect.getsource(_mean_pooled_forward), "",
+        f"class MeanPooled{base.__name__}({base.__name__}):",
+        "    forward = _mean_pooled_forward",
+        ""])
+
+
+def _save_pretrained_with_code(self, save_directory, *args, **kwargs):
+    base = type(self).__mro__[1]
+    base.save_pretrained(self, save_directory, *args, **kwargs)
+    if kwargs.get("is_main_process", True):
+        (Path(save_directory) / REMOTE_CODE_FILE).write_text(remote_code(base), encoding="utf-8")
+
+
 _CLASSES: dict[type, type] = {}
 
 
 def _mean_pooled_class(cls: type) -> type:
     if cls not in _CLASSES:
         name = f"MeanPooled{cls.__name__}"
-        sub = type(name, (cls,), {"forward": _mean_pooled_forward, "__module__": __name__})
+        sub = type(name, (cls,), {"forward": _mean_pooled_forward, "save_pretrained": _save_pretrained_with_code,
+                                  "__module__": __name__})
         setattr(sys.modules[__name__], name, sub)  # importable by name: pickling and deepcopy find it
         _CLASSES[cls] = sub
     return _CLASSES[cls]
@@ -75,6 +112,11 @@ def apply_pooling(model, mode: str):
             # under multi-process (DDP) training; kept, so the checkpoint stays a standard one.
             pooler.requires_grad_(False)
     model.config.update({POOLING_KEY: mode})
+    if mode == "mean":
+        name = f"MeanPooled{type(model).__mro__[1].__name__}"
+        model.config.auto_map = {"AutoModelForSequenceClassification": f"{REMOTE_CODE_FILE[:-3]}.{name}"}
+    elif hasattr(model.config, "auto_map"):
+        del model.config.auto_map  # a cls-pooled model loads as the standard class
     return model
 
 
