@@ -1,8 +1,10 @@
 """What the assistant remembers, in SQLite (or a shared PostgreSQL, through tuneforge.serve.db): chat
 sessions with their slot values, every turn, and the questions it handed to a human (candidate FAQ entries).
 
-Turns are stored as typed: this is the transcript a human agent picks the conversation up from (readable
-only with the session's token or the operator's API key). Handed-off questions (candidates) are stored and
+Turns are stored as typed except for bank-card and national-ID numbers (TRANSCRIPT_REDACTED): this is the
+transcript a human agent picks the conversation up from (readable only with the session's token or the
+operator's API key), so the contact details an agent needs to call back (phones, e-mails) stay, and the
+secrets nobody may keep (a card number, PCI DSS) never reach the disk. Handed-off questions (candidates) are stored and
 listed with PII redacted (`tuneforge.data.redact`, every kind: card numbers, phones, e-mails, IDs, URLs, IPs);
 rows written raw by an older version are redacted when listed. A session's token is stored only as its
 sha256. Don't point it at a database that must not hold customer text.
@@ -35,6 +37,10 @@ SCHEMA = (
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Never stored in a transcript; older rows are redacted when read.
+TRANSCRIPT_REDACTED = ("bank_card", "id_card")
 
 
 class UnknownSession(TuneforgeError):
@@ -105,7 +111,8 @@ class SupportStore:
             tx.execute("UPDATE support_sessions SET updated = ?, slots = ?, turns = ? WHERE session_id = ?",
                        (now, json.dumps(slots, ensure_ascii=False), turn, session_id))
             tx.execute("INSERT INTO support_turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (session_id, turn, now, message, reply["answer"], reply["matched_question"],
+                       (session_id, turn, now, redact_text(message, TRANSCRIPT_REDACTED), reply["answer"],
+                        reply["matched_question"],
                         reply["confidence"], int(reply["handoff"])))
             if reply["handoff"]:
                 tx.execute("INSERT INTO support_candidates VALUES (?, ?, ?, ?, ?)",
@@ -117,7 +124,8 @@ class SupportStore:
         rows = self.db.query("SELECT turn, ts, message, answer, matched_question, confidence, handoff FROM support_turns "
                              "WHERE session_id = ? ORDER BY turn", (session_id,))
         keys = ("turn", "ts", "message", "answer", "matched_question", "confidence", "handoff")
-        return [dict(zip(keys, r)) | {"handoff": bool(r[6])} for r in rows]
+        return [dict(zip(keys, r)) | {"message": redact_text(r[2], TRANSCRIPT_REDACTED) if r[2] else r[2], "handoff": bool(r[6])}
+                for r in rows]
 
     def candidates(self, limit: int = 100) -> list[dict]:
         """Handed-off questions, the most often asked first: the FAQ's missing entries."""
