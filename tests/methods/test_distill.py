@@ -55,7 +55,8 @@ def teacher(tmp_path_factory, tiny_bert):
     cfg = {"task": "text-classification", "backbone": str(tiny_bert), "output_dir": str(tmp / "teacher"),
            "data": {"train": str(_data(tmp / "reviews.csv"))},
            "train": {"epochs": 4, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
-                     "max_length": 32, "freeze_embeddings": False}}
+                     "max_length": 32, "freeze_embeddings": False,
+                     "bf16": "false"}}  # forced: quality asserts must not hang on the CPU's choice
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return train(load_config(tmp / "config.yaml"), progress=False)
 

@@ -59,7 +59,8 @@ def make_config(tmp: Path, backbone: Path, task: str, method: str, peft: dict | 
     # one validation (and checkpoint) per epoch: saving checkpoints is most of a tiny run's time
     cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
            "train": {"method": method, "epochs": 1, "batch_size": 8, "learning_rate": 1e-2, "head_learning_rate": 3e-2,
-                     "dropout": 0.0, "max_length": 32, "logging_steps": 5, "evals_per_epoch": 1, **train},
+                     "dropout": 0.0, "max_length": 32, "logging_steps": 5, "evals_per_epoch": 1,
+                     "bf16": "false", **train},  # forced: quality asserts must not hang on the CPU's choice
            "peft": peft or {}}
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")

@@ -48,7 +48,8 @@ def config_file(tmp: Path, backbone: Path, per_class: int = 12, test_per_class: 
                     "text_column": "review", "label_column": "stars"},
            # a random 32-wide body needs a far larger rate than a pretrained encoder's 2e-5
            "train": {"method": "setfit", "batch_size": 8, "learning_rate": 3e-3, "dropout": 0.0, "max_length": 32,
-                     "logging_steps": 5, "freeze_embeddings": False, **train},
+                     "logging_steps": 5, "freeze_embeddings": False,
+                     "bf16": "false", **train},  # forced: quality asserts must not hang on the CPU's choice
            "setfit": {"pairs_per_example": 8}}
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(cfg), encoding="utf-8")

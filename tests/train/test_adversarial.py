@@ -35,7 +35,8 @@ def make_config(tmp: Path, backbone: Path, data: Path, **train) -> Path:
     cfg = {"task": "text-classification", "backbone": str(backbone), "output_dir": str(tmp / "run"),
            "data": {"train": str(data), "text_column": "review", "label_column": "stars"},
            "train": {"method": "full", "epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
-                     "max_length": 32, "logging_steps": 2, "freeze_embeddings": False, **train}}
+                     "max_length": 32, "logging_steps": 2, "freeze_embeddings": False,
+                     "bf16": "false", **train}}  # forced: quality asserts must not hang on the CPU's choice
     p = tmp / "config.yaml"
     p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return p
