@@ -18,7 +18,8 @@ def cmd_train(a) -> int:
     from .config import load_config
     from .train.run import train
     cfg = load_config(a.config, a.overrides)
-    out = train(cfg, progress=not a.quiet, overwrite=a.overwrite)
+    out = train(cfg, progress=not a.quiet, overwrite=a.overwrite,
+                verbosity="quiet" if a.quiet else "verbose" if a.verbose else "normal")
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -328,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("config")
     s.add_argument("overrides", nargs="*", help="dotted.key=value, e.g. train.epochs=2")
     s.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    loud = s.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", action="store_true", help="no progress bars or validation lines: the final summary only")
+    loud.add_argument("--verbose", action="store_true",
+                      help="the Trainer's raw log dicts and transformers' warnings and loading reports (debugging)")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("check-data", help="report counts, labels, duplicates, overlap, lengths, truncation")
@@ -483,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=float, default=0.5, help="weight of the soft (teacher) loss; 1-alpha on hard labels")
     s.add_argument("--output", help="student run directory (default: TEACHER_RUN-student-NAME beside the teacher)")
     s.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--quiet", action="store_true", help="no progress bars or validation lines: the final summary only")
     s.set_defaults(fn=cmd_distill)
 
     s = sub.add_parser("dashboard", help="web dashboard for runs (and a registry, a monitor database) without "

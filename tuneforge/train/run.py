@@ -89,10 +89,20 @@ def prepare(cfg: Config, progress: bool = True):
     return task, splits, backbone_path, tokenizer, labels, report
 
 
-def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks=(), on_trainer=None) -> Path:
+def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks=(), on_trainer=None,
+          verbosity: str | None = None) -> Path:
     """`callbacks`: extra transformers TrainerCallbacks (tuneforge.methods.tune reports each validation
     score to Optuna through one, and prunes by raising from it). `on_trainer(trainer, splits, labels)`:
-    a method's last word before training (tuneforge.methods.distill attaches cached teacher logits)."""
+    a method's last word before training (tuneforge.methods.distill attaches cached teacher logits).
+    `progress`: progress bars; `verbosity`: "quiet", "normal" or "verbose" (train/console.py), by default
+    "normal" with progress and "quiet" without."""
+    from .console import QUIET, resolve_verbosity, transformers_output
+    verbosity = resolve_verbosity(progress, verbosity)
+    with transformers_output(verbosity):  # loading reports and weight bars silenced for the whole run
+        return _train(cfg, progress and verbosity != QUIET, overwrite, callbacks, on_trainer, verbosity)
+
+
+def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, verbosity: str) -> Path:
     from transformers import set_seed
 
     from ..evaluation.outputs import write_outputs
@@ -134,11 +144,11 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks
     trainer = build_trainer(cfg, model, tokenizer, train_feats, val_feats, task.collator(tokenizer),
                             task.compute_metrics(labels), task.preprocess_logits, fresh,
                             cfg.train.head_learning_rate, task.metric_for_best, str(ckpt_dir), bf16,
-                            world_size=world, progress=progress, callbacks=callbacks)
+                            world_size=world, progress=progress, callbacks=callbacks, verbosity=verbosity)
     if on_trainer is not None:
         on_trainer(trainer, splits, labels)
     resume = last_complete_checkpoint(ckpt_dir) if cfg.train.resume and ckpt_dir.is_dir() else None
-    if resume and trainer.is_world_process_zero():
+    if resume and trainer.is_world_process_zero() and verbosity != "quiet":  # --quiet: the summary only
         print(f"resuming from {resume}")
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)

@@ -15,6 +15,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from ..config import Config
+from . import console
 from .adversarial import EmbeddingAdversary
 
 
@@ -138,14 +139,17 @@ def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: boo
 
 def build_trainer(cfg: Config, model, tokenizer, train_feats, val_feats, collator, compute_metrics,
                   preprocess_logits, fresh_params, head_lr, metric, checkpoint_dir, bf16, world_size=1,
-                  progress=True, callbacks=()):
+                  progress=True, callbacks=(), verbosity=console.NORMAL):
+    """`progress`: step bars; `verbosity` (console.py): what is printed beside them."""
     args = training_arguments(cfg, len(train_feats), checkpoint_dir, bf16, world_size,
                               has_validation=bool(val_feats), metric=metric, progress=progress)
     cbs = list(callbacks)
     if val_feats and cfg.train.early_stopping_patience > 0:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
-    return GroupedLRTrainer(
+    trainer = GroupedLRTrainer(
         model=model, args=args, train_dataset=train_feats, eval_dataset=val_feats or None,
         data_collator=collator, processing_class=tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=preprocess_logits, callbacks=cbs,
         fresh_params=fresh_params, head_lr=head_lr, adversary=EmbeddingAdversary.from_config(cfg.train))
+    console.attach(trainer, verbosity, metric)  # clean evaluation lines instead of the Trainer's raw dicts
+    return trainer
