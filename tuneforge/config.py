@@ -119,6 +119,9 @@ class TrainConfig:
     group_by_length: bool = _f(True, "Batch examples of similar length together (less padding).")
     resume: bool = _f(True, "Resume from the last checkpoint in output_dir if one exists (after a kill).")
     logging_steps: int = _f(10, "Log the training loss every N steps.")
+    baseline: bool = _f(True, "text-classification: also fit TF-IDF + logistic regression on the same split (seconds; "
+                              "C and class weighting chosen on validation) and report it beside the fine-tuned "
+                              "model, saying so when fine-tuning does not beat it.")
 
 
 @dataclass

@@ -103,7 +103,7 @@ def summary(run_id: str, path: Path) -> dict:
     except (TuneforgeError, OSError, ValueError, yaml.YAMLError) as e:
         return out | {"error": str(e)}
     return out | {"task": cfg.get("task") or metrics.get("task"), "backbone": cfg.get("backbone"),
-                  "metrics": {k: metrics[k] for k in ("test", "validation", "baseline_majority", "train")
+                  "metrics": {k: metrics[k] for k in ("test", "validation", "baseline_majority", "baseline_tfidf", "train")
                               if isinstance(metrics.get(k), dict)},
                   # task and backbone have their own rows; where files were written is no setting
                   "config": flatten({k: v for k, v in cfg.items() if k not in ("task", "backbone", "output_dir", "config_path")}),

@@ -16,10 +16,28 @@ def _metric_rows(metrics: dict) -> str:
         if m:
             cells = ", ".join(f"{k} **{v}**" for k, v in m.items() if k not in ("n",))
             rows.append(f"| {split} | {m.get('n')} | {cells} |")
+    tfidf = metrics.get("baseline_tfidf", {})
+    for split in ("validation", "test"):
+        m = tfidf.get(split)
+        if m:
+            rows.append(f"| {split}, baseline: {tfidf['model']} | {m['n']} | accuracy {m['accuracy']}, "
+                        f"macro_f1 {m['macro_f1']} |")
     base = metrics.get("baseline_majority")
     if base:
         rows.append(f"| test, majority baseline (always `{base['label']}`) | | accuracy {base['accuracy']} |")
     return "\n".join(rows)
+
+
+def _baseline_note(metrics: dict) -> str:
+    """The classical baseline's settings, and the plain warning when fine-tuning did not beat it."""
+    from .baseline import verdict
+    tfidf = metrics.get("baseline_tfidf")
+    if not tfidf or "C" not in tfidf:
+        return ""
+    note = (f"\nThe TF-IDF baseline was trained on the same training split in the same run (C={tfidf['C']:g}, "
+            f"class weight {tfidf['class_weight']}, chosen on {tfidf['chosen_on']}).\n")
+    warning = verdict(metrics)
+    return note + (f"\n**Warning: {warning}.**\n" if warning else "")
 
 
 def _pooling_note(cfg) -> str:
@@ -94,7 +112,7 @@ Scores on held-out examples the model never trained on; headline: {headline}.
 | split | examples | metrics |
 |---|---|---|
 {_metric_rows(metrics)}
-
+{_baseline_note(metrics)}
 The full per-label report is in `report.txt`; `confusion_matrix.png` and `learning_curve.png` show
 where errors fall and how training went; `test_predictions.jsonl` lists every test prediction.
 

@@ -60,6 +60,16 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
     base = majority_baseline(cfg.task, splits.train, splits.test)
     if base:
         metrics["baseline_majority"] = base
+    if cfg.task == "text-classification" and cfg.train.baseline:
+        from .baseline import beaten, tfidf_baseline
+        metrics["baseline_tfidf"] = tb = tfidf_baseline(splits.train, splits.validation, splits.test, labels,
+                                                        cfg.train.seed)
+        for name in ("validation", "test"):
+            if name in tb:
+                sections.append(f"== {name}, {tb['model']} (C={tb['C']:g}, class weight {tb['class_weight']}, "
+                                f"chosen on {tb['chosen_on']}) ==\naccuracy {tb[name]['accuracy']:.4f}  "
+                                f"macro_f1 {tb[name]['macro_f1']:.4f}  n {tb[name]['n']}\n")
+        tb["beaten_on_validation"] = beaten(metrics)
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
     # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.
     from ..monitor.drift import write_reference

@@ -104,7 +104,7 @@ function lineChart({ title, xLabel, yLabel, series, yMin, yMax, refs = [], xTime
 
 // ---------------------------------------------------------------------------------------------- runs
 const METRIC_ROWS = ["test.accuracy", "test.macro_f1", "test.entity_f1", "test.entity_precision", "test.entity_recall",
-  "test.n", "validation.accuracy", "validation.macro_f1", "validation.entity_f1", "baseline_majority.accuracy",
+  "test.n", "validation.accuracy", "validation.macro_f1", "validation.entity_f1", "baseline_tfidf.test.macro_f1", "baseline_tfidf.validation.macro_f1", "baseline_majority.accuracy",
   "train.samples_per_second", "train.runtime_s", "train.peak_rss_mb"];
 const get = (obj, dotted) => dotted.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj);
 const runLink = (id) => h("a", { href: "#/run/" + encodeURIComponent(id) }, id);
@@ -196,7 +196,11 @@ async function pageRun(root, id) {
   const m = d.metrics || {};
   root.append(h("dl", {}, h("dt", {}, "task"), h("dd", {}, d.task), h("dt", {}, "backbone"), h("dd", {}, d.backbone),
     h("dt", {}, "test"), h("dd", {}, Object.entries(m.test || {}).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ") || "–"),
+    m.baseline_tfidf && m.baseline_tfidf.test ? [h("dt", {}, "TF-IDF baseline"), h("dd", {}, `test ${Object.entries(m.baseline_tfidf.test).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ")} (${m.baseline_tfidf.model}, C ${m.baseline_tfidf.C}, chosen on ${m.baseline_tfidf.chosen_on})`)] : null,
     m.baseline_majority ? [h("dt", {}, "majority baseline"), h("dd", {}, `accuracy ${fmt(m.baseline_majority.accuracy)} (always "${m.baseline_majority.label}")`)] : null));
+  if (m.baseline_tfidf && m.baseline_tfidf.beaten_on_validation === false) {
+    root.append(h("p", { class: "alert" }, `The fine-tuned model does not beat the TF-IDF baseline on validation (macro_f1 ${fmt(m.validation.macro_f1)} vs ${fmt(m.baseline_tfidf.validation.macro_f1)}).`));
+  }
   const lc = d.learning_curve, key = "eval_" + d.main_metric;
   root.append(h("h2", {}, "Learning curve"), h("div", { class: "charts" },
     lineChart({ title: "Loss per epoch", xLabel: "epoch", yLabel: "loss", series: [
