@@ -52,7 +52,7 @@ train:
     assert cfg.train.batch_size == 8 and isinstance(cfg.train.batch_size, int)
     assert cfg.train.group_by_length is False
     assert cfg.train.num_layers == 4
-    assert cfg.train.max_length == 128  # untouched default
+    assert cfg.train.max_length is None  # untouched default: chosen from the data when training (train/auto.py)
     assert cfg.config_path == str(tmp_path / "c.yaml")
 
 
@@ -102,7 +102,7 @@ def test_bf16_written_as_yaml_bool(tmp_path):
 def test_override_into_an_empty_section(tmp_path):
     path = write(tmp_path / "c.yaml", "data:\n  train: /a.csv\ntrain:\n")  # `train:` holds None
     assert load_config(path, ["train.epochs=2"]).train.epochs == 2.0
-    assert load_config(path).train.epochs == 3.0
+    assert load_config(path).train.epochs is None  # auto: chosen from the data size when training
 
 
 def test_override_without_equals():
@@ -135,8 +135,8 @@ def test_coercion_error_names_the_key(override, key, typ):
 
 
 def test_empty_value_for_a_required_field():
-    e = error(None, BASE + ["train.epochs="])
-    assert e.what == "`train.epochs` may not be empty" and "train.epochs" in e.fix
+    e = error(None, BASE + ["train.batch_size="])
+    assert e.what == "`train.batch_size` may not be empty" and "train.batch_size" in e.fix
 
 
 def test_coercion_error_in_file_names_file_and_line(tmp_path):

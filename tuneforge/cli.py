@@ -25,6 +25,14 @@ def cmd_train(a) -> int:
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     print((out / "report.txt").read_text(encoding="utf-8"))
     print(json.dumps({k: metrics[k] for k in ("test", "baseline_majority", "train") if k in metrics}, indent=2))
+    from .evaluation.baseline import verdict
+    for c in metrics.get("train", {}).get("auto_choices", []):
+        print(f"auto: {c['key']} = {c['value']} ({c['why']})")
+    tb = metrics.get("baseline_tfidf", {})
+    if "test" in tb and "test" in metrics:
+        print(f"test macro_f1 {metrics['test'].get('macro_f1')} vs TF-IDF baseline {tb['test']['macro_f1']}")
+    if verdict(metrics):
+        print(f"WARNING: {verdict(metrics)}")
     preds = [json.loads(l) for l in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
     print("\nA few test predictions:")
     for p in preds:
@@ -45,6 +53,8 @@ def cmd_check_data(a) -> int:
     cfg = load_config(a.config, a.overrides)
     *_, report = prepare(cfg, progress=False)
     print(format_report(report, cfg.train.max_length))
+    for c in report.get("auto_choices", []):
+        print(f"auto: {c['key']} = {c['value']} ({c['why']})")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -75,7 +75,13 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: float = _f(3.0, "Maximum passes over the training data (early stopping may end sooner).")
+    epochs: float | None = _f(None, "Maximum passes over the training data (early stopping may end sooner). "
+                                    "Default (auto): 3, raised on small data to reach train.min_steps.")
+    min_steps: int = _f(200, "With epochs left to auto: at least this many optimizer steps (small data sets get more "
+                             "epochs), and early stopping never ends training before it.")
+    class_weight: str = _f("auto", "auto | none | balanced. balanced weights each class's loss by n / (classes x "
+                                   "count); auto: balanced when the largest training class is at least "
+                                   "3x the smallest (single-label classification).")
     batch_size: int = _f(16, "Examples per optimizer micro-batch, per process.")
     eval_batch_size: int = _f(64, "Examples per evaluation batch.")
     gradient_accumulation: int = _f(1, "Micro-batches per optimizer step.")
@@ -85,7 +91,9 @@ class TrainConfig:
     weight_decay: float = _f(0.01, "AdamW weight decay (not applied to biases and LayerNorm).")
     warmup_ratio: float = _f(0.06, "Share of steps with linear warm-up; then linear decay to 0.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
-    max_length: int = _f(128, "Maximum tokens per example; longer ones are truncated (check-data reports how many).")
+    max_length: int | None = _f(None, "Maximum tokens per example; longer ones are truncated (check-data reports "
+                                      "how many). Default (auto): the 95th percentile of the training texts' "
+                                      "lengths, rounded up to a multiple of 32, between 64 and the backbone's limit.")
     seed: int = _f(42, "One seed for data split, sampling, initialisation and shuffling.")
     bf16: str = _f("auto", "auto | true | false. bf16 autocast; 'auto' enables it where the CPU has "
                            "native bf16 (AVX512-BF16/AMX) or on a CUDA GPU that supports it.")
@@ -450,7 +458,7 @@ def validate(cfg: Config) -> None:
     for key, val in (("epochs", t.epochs), ("batch_size", t.batch_size), ("eval_batch_size", t.eval_batch_size),
                      ("gradient_accumulation", t.gradient_accumulation), ("max_length", t.max_length),
                      ("evals_per_epoch", t.evals_per_epoch)):
-        if val <= 0:
+        if val is not None and val <= 0:  # None: chosen from the data (train/auto.py)
             bad(f"train.{key}", f"must be positive, got {val}", f"set train.{key} to a positive number")
     for key, val in (("learning_rate", t.learning_rate), ("head_learning_rate", t.head_learning_rate)):
         if val is not None and not (0 < val < 1):
@@ -461,6 +469,10 @@ def validate(cfg: Config) -> None:
         bad("train.dropout", f"is {t.dropout}", "use a probability in [0, 1)")
     if t.num_layers is not None and t.num_layers < 1:
         bad("train.num_layers", f"is {t.num_layers}", "keep at least one layer, or leave it unset")
+    if t.min_steps < 0:
+        bad("train.min_steps", f"is {t.min_steps}", "use 0 (no floor) or a positive number of steps, e.g. 200")
+    if t.class_weight not in ("auto", "none", "balanced"):
+        bad("train.class_weight", f"is {t.class_weight!r}", "use auto, none or balanced")
     if t.bf16 not in ("auto", "true", "false"):
         bad("train.bf16", f"is {t.bf16!r}", "use auto, true or false")
     if t.method not in METHODS:
@@ -473,7 +485,7 @@ def validate(cfg: Config) -> None:
     check_setfit(cfg, bad)
     if t.early_stopping_patience < 0:
         bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
-    if t.max_length > 8192:
+    if t.max_length is not None and t.max_length > 8192:
         bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
     _validate_redact_augment(cfg, bad)
     _validate_image(cfg, bad)

@@ -28,6 +28,15 @@ def _metric_rows(metrics: dict) -> str:
     return "\n".join(rows)
 
 
+def _auto_section(train_metrics: dict) -> str:
+    """What tuneforge chose from the data because the config left it to auto, and why."""
+    rows = train_metrics.get("auto_choices") or []
+    if not rows:
+        return ""
+    lines = "\n".join(f"- `{c['key']}` = **{c['value']}**: {c['why']}." for c in rows)
+    return f"## Automatic choices\nThe config left these to tuneforge; chosen from the training data:\n{lines}\n\n"
+
+
 def _baseline_note(metrics: dict) -> str:
     """The classical baseline's settings, and the plain warning when fine-tuning did not beat it."""
     from .baseline import verdict
@@ -128,7 +137,7 @@ where errors fall and how training went; `test_predictions.jsonl` lists every te
 - {tr.get('samples_per_second')} samples/s, {tr.get('runtime_s')} s wall time, peak RSS
   {tr.get('peak_rss_mb')} MB.
 
-## Data
+{_auto_section(tr)}## Data
 ```
 {format_report(data_report, t.max_length)}
 ```

@@ -90,12 +90,16 @@ def baseline_params(cfg: Config, space: dict) -> dict:
     """The config's own values of the searched keys, where they lie inside the space: enqueued as a new study's
     first trial, so the search is measured against where the user started and never reports a best config
     that is worse on validation than it. A key left to its task default (None) takes that default (the body
-    and head learning rates); any other None, or a value outside the space, is sampled as usual."""
+    and head learning rates, epochs); any other None, or a value outside the space, is sampled as usual."""
     from ..tasks.base import get_task
     from .peft_adapters import default_learning_rate
     d = get_task(cfg.task).defaults
+    from ..train.auto import DEFAULT_EPOCHS
     filled = {"train.learning_rate": default_learning_rate(cfg.train.method, d.learning_rate),
-              "train.head_learning_rate": d.head_learning_rate}
+              "train.head_learning_rate": d.head_learning_rate,
+              # auto epochs: 3 unless the data is too small for train.min_steps; a searched epochs replaces
+              # auto in every trial, so the baseline trial takes the default a large data set would get
+              "train.epochs": DEFAULT_EPOCHS}
     out = {}
     for key, spec in space.items():
         node = cfg

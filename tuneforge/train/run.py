@@ -79,13 +79,19 @@ def prepare(cfg: Config, progress: bool = True):
     task = get_task(cfg.task)
     splits = load_splits(cfg)
     from ..methods.setfit import resolve_method
+    from .auto import resolve_auto
+    requested_method = cfg.train.method
     resolve_method(cfg, splits.train)  # train.method auto -> full, or setfit below a per-class count
     backbone_path = resolve_backbone(cfg.backbone)
     resolve_defaults(cfg, task, backbone_path)
     tokenizer = task.load_processor(backbone_path)  # a tokenizer; for images an ImageProcessor
     labels = task.labels(splits.train)
     lengths = {name: task.length_of(tokenizer, ex) for name, ex in splits.items()}
+    # epochs, max_length, class weighting, patience: from the data where the config left them to auto
+    choices = resolve_auto(cfg, task, splits, lengths, requested_method, getattr(tokenizer, "model_max_length", None),
+                           int(os.environ.get("WORLD_SIZE", "1")))
     report = build_report(splits, lengths, cfg.train.max_length)
+    report["auto_choices"] = choices
     return task, splits, backbone_path, tokenizer, labels, report
 
 
@@ -141,10 +147,13 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     from .trainer import build_trainer
     ckpt_dir = out / CHECKPOINTS
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    from .auto import class_weights
+    weights = class_weights(cfg, [getattr(e, "label", None) for e in splits.train], labels)
     trainer = build_trainer(cfg, model, tokenizer, train_feats, val_feats, task.collator(tokenizer),
                             task.compute_metrics(labels), task.preprocess_logits, fresh,
                             cfg.train.head_learning_rate, task.metric_for_best, str(ckpt_dir), bf16,
-                            world_size=world, progress=progress, callbacks=callbacks, verbosity=verbosity)
+                            world_size=world, progress=progress, callbacks=callbacks, verbosity=verbosity,
+                            class_weights=weights)
     if on_trainer is not None:
         on_trainer(trainer, splits, labels)
     resume = last_complete_checkpoint(ckpt_dir) if cfg.train.resume and ckpt_dir.is_dir() else None
@@ -178,6 +187,7 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
         "processes": trainer.args.world_size,
         "resumed_from": resume,
         "method": cfg.train.method,
+        "auto_choices": report.get("auto_choices", []),  # what the data decided (train/auto.py)
         "trainable_parameters": n_trainable,
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "trainable_share": round(n_trainable / max(1, sum(p.numel() for p in model.parameters())), 6),

@@ -24,8 +24,10 @@ class GroupedLRTrainer(Trainer):
     `adversary` each step also trains on an FGM/PGD-perturbed copy of the batch (train/adversarial.py)."""
 
     def __init__(self, *args, fresh_params: set[str] = frozenset(), head_lr: float | None = None,
-                 adversary: EmbeddingAdversary | None = None, **kw):
+                 adversary: EmbeddingAdversary | None = None, class_weights: list[float] | None = None, **kw):
         super().__init__(*args, **kw)
+        # train.class_weight=balanced (train/auto.py): the cross-entropy weighs each class n / (k x count)
+        self.class_weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         # Every loss here (the models' cross-entropy, the mean-pooled head's, distillation's) is a plain mean
         # over the batch. A Trainer that thinks the model takes `num_items_in_batch` (any forward with **kwargs)
         # multiplies the loss by the process count (average_tokens_across_devices) and skips the division by
@@ -39,6 +41,13 @@ class GroupedLRTrainer(Trainer):
         self.distill_loss = None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.class_weights is not None and "labels" in inputs and "teacher_logits" not in inputs:
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
+            logits = outputs.logits.float()
+            loss = torch.nn.functional.cross_entropy(  # weighted mean: divides by the batch's summed weights
+                logits.view(-1, logits.shape[-1]), inputs["labels"].view(-1),
+                weight=self.class_weights.to(logits.device))
+            return (loss, outputs) if return_outputs else loss
         if self.distill_loss is None or "teacher_logits" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         outputs = model(**{k: v for k, v in inputs.items() if k != "teacher_logits"})  # no pop: inputs is reused
@@ -95,13 +104,34 @@ class GroupedLRTrainer(Trainer):
         return self.optimizer
 
 
+class FlooredEarlyStopping(EarlyStoppingCallback):
+    """Early stopping that cannot end training before `floor` optimizer steps (train.min_steps, and never
+    inside the warm-up): on small data the first evaluations come before the head has learnt anything, and
+    two flat ones stopped a run at 51 steps predicting one class for everything."""
+
+    def __init__(self, patience: int, floor: int):
+        super().__init__(early_stopping_patience=patience)
+        self.floor = floor
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        super().on_evaluate(args, state, control, metrics, **kwargs)
+        if state.global_step < self.floor:  # a flat start counts for nothing; the best checkpoint is still kept
+            self.early_stopping_patience_counter = 0
+            control.should_training_stop = False
+
+
+MAX_EVALS = 12
+
+
 def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: bool, world_size: int = 1,
                        has_validation: bool = True, metric: str = "macro_f1",
                        progress: bool = True) -> TrainingArguments:
     t = cfg.train
     steps_per_epoch = max(1, math.ceil(n_train / (t.batch_size * t.gradient_accumulation * world_size)))
     total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
-    eval_steps = max(1, steps_per_epoch // t.evals_per_epoch)
+    # evals_per_epoch per epoch, but at most MAX_EVALS in a run: small data trained for many epochs (the
+    # train.min_steps floor) spent more time validating 300 rows every 9 steps than training.
+    eval_steps = max(1, steps_per_epoch // t.evals_per_epoch, math.ceil(total_steps / MAX_EVALS))
     return TrainingArguments(
         output_dir=checkpoint_dir,
         num_train_epochs=t.epochs,
@@ -139,17 +169,19 @@ def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: boo
 
 def build_trainer(cfg: Config, model, tokenizer, train_feats, val_feats, collator, compute_metrics,
                   preprocess_logits, fresh_params, head_lr, metric, checkpoint_dir, bf16, world_size=1,
-                  progress=True, callbacks=(), verbosity=console.NORMAL):
+                  progress=True, callbacks=(), verbosity=console.NORMAL, class_weights=None):
     """`progress`: step bars; `verbosity` (console.py): what is printed beside them."""
     args = training_arguments(cfg, len(train_feats), checkpoint_dir, bf16, world_size,
                               has_validation=bool(val_feats), metric=metric, progress=progress)
     cbs = list(callbacks)
     if val_feats and cfg.train.early_stopping_patience > 0:
-        cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+        cbs.append(FlooredEarlyStopping(cfg.train.early_stopping_patience,
+                                        max(cfg.train.min_steps, int(args.warmup_steps))))
     trainer = GroupedLRTrainer(
         model=model, args=args, train_dataset=train_feats, eval_dataset=val_feats or None,
         data_collator=collator, processing_class=tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=preprocess_logits, callbacks=cbs,
-        fresh_params=fresh_params, head_lr=head_lr, adversary=EmbeddingAdversary.from_config(cfg.train))
+        fresh_params=fresh_params, head_lr=head_lr, adversary=EmbeddingAdversary.from_config(cfg.train),
+        class_weights=class_weights)
     console.attach(trainer, verbosity, metric)  # clean evaluation lines instead of the Trainer's raw dicts
     return trainer
