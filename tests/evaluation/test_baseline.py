@@ -73,7 +73,7 @@ def test_the_choice_is_the_best_on_validation_of_the_whole_grid():
     from sklearn.metrics import f1_score
     vec = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True)
     x = vec.fit_transform([e.text for e in train])
-    best = max(f1_score([e.label for e in val], LogisticRegression(C=c, class_weight=w, max_iter=2000)
+    best = max(f1_score([e.label for e in val], LogisticRegression(C=c, class_weight=w, max_iter=2000, solver="liblinear")
                         .fit(x, [e.label for e in train]).predict(vec.transform([e.text for e in val])),
                         average="macro", zero_division=0) for c in bl.C_GRID for w in bl.WEIGHTS)
     assert res["validation"]["macro_f1"] == pytest.approx(best, abs=1e-4)
