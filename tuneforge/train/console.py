@@ -35,19 +35,19 @@ def resolve_verbosity(progress: bool = True, verbosity: str | None = None) -> st
 def transformers_output(verbosity: str):
     """Silence transformers' warnings and its own progress bars unless verbose; put them back after, so a
     library caller (or the next test) finds transformers as it left it."""
-    if verbosity == VERBOSE:
-        yield
-        return
     from transformers.utils import logging as hf_logging
     level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # errors still reach the user
-    hf_logging.disable_progress_bar()  # "Loading weights", "Writing model shards" on every checkpoint
+    if verbosity == VERBOSE:  # transformers' own warnings and bars, even if an earlier caller silenced them
+        hf_logging.set_verbosity(min(level, hf_logging.WARNING))
+        hf_logging.enable_progress_bar()
+    else:
+        hf_logging.set_verbosity_error()  # errors still reach the user
+        hf_logging.disable_progress_bar()  # "Loading weights", "Writing model shards" on every checkpoint
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
+        (hf_logging.enable_progress_bar if bars else hf_logging.disable_progress_bar)()
 
 
 class BarsOnlyProgressCallback(ProgressCallback):
