@@ -6,12 +6,37 @@ A TuneforgeError is printed as one short paragraph (what, where, fix) with exit 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
 import json
 import os
 import sys
 from pathlib import Path
 
 from .errors import TuneforgeError
+
+
+def add_options(parser: argparse.ArgumentParser, cls) -> None:
+    """A flag per field of the options dataclass `cls`, its help from the field's metadata: `max_texts` is
+    --max-texts; a boolean that defaults to True is turned off by --no-<name>."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        flag, help = "--" + f.name.replace("_", "-"), f.metadata.get("help")
+        kind = hints[f.name]
+        if kind is bool:
+            if f.default is True:
+                parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_false", help=help)
+            else:
+                parser.add_argument(flag, dest=f.name, action="store_true", help=help)
+            continue
+        inner = [t for t in typing.get_args(kind) if t is not type(None)] or [kind]  # X | None -> X
+        parser.add_argument(flag, dest=f.name, type=inner[0], default=f.default,
+                            help=f"{help} (default: {f.default})" if f.default is not None else help)
+
+
+def options_from(a: argparse.Namespace, cls):
+    """The options dataclass `cls` from parsed arguments (add_options' flags)."""
+    return cls(**{f.name: getattr(a, f.name) for f in dataclasses.fields(cls)})
 
 
 def cmd_train(a) -> int:
@@ -177,17 +202,13 @@ def cmd_config(a) -> int:
 
 
 def cmd_serve(a) -> int:
-    from .serve.app import ServeOptions, serve
-    serve(ServeOptions(registry=a.registry, db_url=a.db_url, api_key_env=a.api_key_env, max_batch=a.max_batch,
-                       max_wait_ms=a.max_wait_ms, sub_batch=a.sub_batch, max_texts=a.max_texts,
-                       max_chars=a.max_chars, poll_s=a.poll_s, alerts=a.alerts, monitor_s=a.monitor_s,
-                       dashboard=not a.no_dashboard),
-          host=a.host, port=a.port, log_level=a.log_level)
+    from .server import ServeOptions, serve
+    serve(options_from(a, ServeOptions), host=a.host, port=a.port, log_level=a.log_level)
     return 0
 
 
 def cmd_registry(a) -> int:
-    from .serve.registry import Registry, format_versions
+    from .store.registry import Registry, format_versions
     reg = Registry(a.registry, a.db_url, create=a.action == "add")  # only add makes a registry
     if a.action == "add":
         mv = reg.add(a.name, a.source, stage=a.stage)
@@ -210,7 +231,7 @@ def cmd_registry(a) -> int:
 def cmd_ab(a) -> int:
     import time
     from .serve.ab import format_report, report
-    from .serve.registry import Registry
+    from .store.registry import Registry
     reg = Registry(a.registry, a.db_url, create=False)
     rep = report(reg.db, a.name, since=time.time() - a.since_hours * 3600 if a.since_hours else None)
     print(json.dumps(rep, indent=2) if a.json else format_report(rep))
@@ -228,7 +249,7 @@ def cmd_monitor(a) -> int:
     from .monitor.alerts import parse_duration
     from .monitor.drift import Thresholds
     from .monitor.report import format_report, monitor_report, parse_since, write_report
-    from .serve.registry import Registry
+    from .store.registry import Registry
     if not 0 <= a.psi_warn <= a.psi_alert:
         raise TuneforgeError(f"--psi-warn {a.psi_warn} must be between 0 and --psi-alert {a.psi_alert}",
                              where="--psi-warn", fix="the conventional levels are 0.1 and 0.25")
@@ -395,24 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     reg_opts.add_argument("--db-url", help="postgresql://... for shared metadata (default: $TUNEFORGE_REGISTRY_DB "
                                            "or registry.db, SQLite, in the registry directory)")
 
-    s = sub.add_parser("serve", parents=[reg_opts], help="HTTP server for registered models (FastAPI + uvicorn)")
+    s = sub.add_parser("serve", help="HTTP server for registered models (FastAPI + uvicorn)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--api-key-env", default="TUNEFORGE_API_KEY",
-                   help="environment variable holding the admin API key (unset: admin endpoints disabled)")
-    s.add_argument("--max-batch", type=int, default=32, help="most texts per micro-batch")
-    s.add_argument("--max-wait-ms", type=float, default=5.0, help="longest a request waits for company in a batch")
-    s.add_argument("--sub-batch", type=int, default=16, help="texts per model call after sorting a batch by length")
-    s.add_argument("--max-texts", type=int, default=64, help="most texts per request (more: 413)")
-    s.add_argument("--max-chars", type=int, default=2000, help="most characters per text (more: 413)")
-    s.add_argument("--poll-s", type=float, default=2.0, help="look for registry changes made elsewhere this often; 0: never")
-    s.add_argument("--alerts", help="alert rules YAML: drift/confidence conditions that POST to a webhook "
-                                    "(see tuneforge/monitor/alerts.py)")
-    s.add_argument("--monitor-s", type=float, default=60.0,
-                   help="measure drift (gauges on /metrics) and evaluate alert rules this often; 0: only on demand")
-    s.add_argument("--no-dashboard", action="store_true",
-                   help="do not mount the web dashboard at / (otherwise it needs the API key: open /?token=KEY)")
     s.add_argument("--log-level", default="info")
+    from .serve.options import ServeOptions  # light: no FastAPI or torch import to build the parser
+    add_options(s, ServeOptions)  # one flag per field: a new option cannot be left off the command line
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("registry", help="versioned models: add, list, promote, rollback")

@@ -31,28 +31,11 @@ from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
 from .metrics import Metrics
-from .registry import STAGES, Conflict, NotFound, Registry
-from .requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
+from .options import ServeOptions  # noqa: F401  (create_app's argument)
+from ..store.registry import STAGES, Conflict, NotFound, Registry
+from ..store.requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
 
 log = logging.getLogger("tuneforge.serve")
-
-
-@dataclass
-class ServeOptions:
-    registry: str | None = None
-    db_url: str | None = None
-    api_key_env: str = "TUNEFORGE_API_KEY"
-    max_batch: int = 32
-    max_wait_ms: float = 5.0
-    sub_batch: int = 16
-    max_texts: int = 64
-    max_chars: int = 2000
-    max_images: int = 8  # per request, for image-classification models
-    max_image_mb: float = 2.0  # per image, decoded from base64 (the body limit grows with max_images x this)
-    poll_s: float = 2.0  # how often to look for registry changes made elsewhere (CLI, other replicas); 0: never
-    alerts: str | None = None  # alert rules YAML (tuneforge/monitor/alerts.py)
-    monitor_s: float = 60.0  # how often drift gauges and alert rules are evaluated; 0: only on demand
-    dashboard: bool = True  # the web dashboard at /, behind the API key (--no-dashboard: not mounted at all)
 
 
 class PredictRequest(BaseModel):
@@ -431,7 +414,9 @@ def _admin_guard(api_key_env: str):
     return check
 
 
-def create_app(opts: ServeOptions | None = None) -> FastAPI:
+def create_app(opts: ServeOptions | None = None, extensions=()) -> FastAPI:
+    """The prediction server. `extensions`: `fn(app, state, opts)` called once the routes exist; the
+    dashboard joins this way (tuneforge/server.py), so serving never imports the layers above it."""
     opts = opts or ServeOptions()
     state = ServeState(opts)  # opens the registry now: a bad --registry fails before the port is bound
     # The largest honest body: every text at the char limit, each char JSON-escaped (6 bytes), plus slack.
@@ -453,9 +438,8 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
     admin = Depends(_admin_guard(opts.api_key_env))
     from ..monitor.service import attach
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
-    if opts.dashboard:
-        from ..dashboard.app import attach as attach_dashboard
-        attach_dashboard(app, state, opts.api_key_env)  # the web dashboard at /, behind the API key
+    for extend in extensions:  # e.g. the web dashboard at / (composed in tuneforge/server.py, above both)
+        extend(app, state, opts)
 
     app.add_middleware(BodyLimit, max_body=max_body)
 
@@ -552,10 +536,3 @@ def create_app(opts: ServeOptions | None = None) -> FastAPI:
         return {"model": name, "weights": {}, "shadow": None}
 
     return app
-
-
-def serve(opts: ServeOptions, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    import uvicorn
-    # On SIGTERM/SIGINT uvicorn stops accepting, waits for the requests in flight to be answered, then
-    # runs the lifespan shutdown above (shadow copies, batchers, request log).
-    uvicorn.run(create_app(opts), host=host, port=port, log_level=log_level)
