@@ -49,8 +49,8 @@ def main() -> int:
     from tuneforge.monitor.drift import REFERENCE, reference_for_run
     from tuneforge.monitor.report import format_report, monitor_report, write_report
     from tuneforge.paths import cache_dir
-    from tuneforge.serve.registry import Registry
-    from tuneforge.serve.requestlog import LogRow, RequestLog, summarize, text_sha256
+    from tuneforge.store.registry import Registry
+    from tuneforge.store.requestlog import LogRow, RequestLog, summarize, text_sha256
 
     rng = random.Random(a.seed)
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as tmp:

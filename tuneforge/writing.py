@@ -5,6 +5,7 @@
 - `check_output_dir(path, where)`: the same for a directory a command fills (`output_dir`).
 - `atomic_write(path, data)`: a temporary file beside the target, then `os.replace`; on any failure
   the temporary file is removed and the old file (if any) is left as it was.
+- `write_json(path, obj)`: indented UTF-8 JSON, written atomically (a reader never sees half a file).
 - `os_error(e)`: an OSError on a user's path as a TuneforgeError (the CLI's safety net), or None when
   it is not one a user can fix.
 """
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -135,3 +137,7 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, encoding: str = "ut
                 raise err from None
         raise
     return p
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False))  # a reader never sees half a file

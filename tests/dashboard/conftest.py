@@ -70,7 +70,7 @@ def runs_dir(tmp_path_factory, tiny_bert) -> Path:
 @pytest.fixture(scope="session")
 def registry_dir(runs_dir, tmp_path_factory) -> Path:
     """sentiment: v1 production, v2 staging, split 80/20 between them."""
-    from tuneforge.serve.registry import Registry
+    from tuneforge.store.registry import Registry
     root = tmp_path_factory.mktemp("registry")
     reg = Registry(root)
     reg.add("sentiment", runs_dir / "sentiment-v1", stage="production")

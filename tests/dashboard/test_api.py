@@ -100,7 +100,7 @@ def test_cli_refuses_bad_paths(tmp_path, capsys, runs_dir):
 
 
 def test_inside_serve_the_split_is_live_and_drift_is_measured(registry_dir, runs_dir, monkeypatch):
-    from tuneforge.serve.app import ServeOptions, create_app
+    from tuneforge.server import ServeOptions, create_app
     monkeypatch.setenv("TUNEFORGE_DASHBOARD_RUNS", str(runs_dir))
     monkeypatch.setenv("TUNEFORGE_API_KEY", KEY)
     with Server(create_app(ServeOptions(registry=str(registry_dir), poll_s=0, monitor_s=0)), "/readyz") as s:
@@ -137,7 +137,7 @@ def test_inside_serve_the_dashboard_needs_the_api_key(registry_dir, monkeypatch)
     a caller without the server's API key; with no key set, for nobody."""
     from fastapi.testclient import TestClient
 
-    from tuneforge.serve.app import ServeOptions, create_app
+    from tuneforge.server import ServeOptions, create_app
     monkeypatch.setenv("TUNEFORGE_TEST_DASH_KEY", KEY)
     opts = ServeOptions(registry=str(registry_dir), api_key_env="TUNEFORGE_TEST_DASH_KEY", poll_s=0, monitor_s=0)
     c = TestClient(create_app(opts))  # no lifespan: no model is loaded, only the dashboard's files are read

@@ -50,7 +50,7 @@ def browser():
 def _registry(root: Path, runs_dir: Path) -> Path:
     """A registry of its own (the session one has other tests' requests in its log): v1 production, v2
     staging, 80/20 split."""
-    from tuneforge.serve.registry import Registry
+    from tuneforge.store.registry import Registry
     reg = Registry(root)
     reg.add("sentiment", runs_dir / "sentiment-v1", stage="production")
     reg.add("sentiment", runs_dir / "sentiment-v2", stage="staging")
@@ -61,7 +61,7 @@ def _registry(root: Path, runs_dir: Path) -> Path:
 def test_every_page_in_a_real_browser(browser, runs_dir, tmp_path, monkeypatch):
     from playwright.sync_api import expect
 
-    from tuneforge.serve.app import ServeOptions, create_app
+    from tuneforge.server import ServeOptions, create_app
     monkeypatch.setenv("TUNEFORGE_DASHBOARD_RUNS", str(runs_dir))
     monkeypatch.setenv("TUNEFORGE_MONITOR_DB", str(_monitor_db(tmp_path / "monitor.db")))
     monkeypatch.setenv("TUNEFORGE_API_KEY", KEY)  # the dashboard inside `tuneforge serve` needs the server's key

@@ -32,7 +32,7 @@ def one(docs, kind: str, name: str) -> dict:
 
 
 def app_paths(tmp_path) -> set[str]:
-    from tuneforge.serve.app import ServeOptions, create_app
+    from tuneforge.server import ServeOptions, create_app
     app = create_app(ServeOptions(registry=str(tmp_path / "registry"), poll_s=0))
     return {r.path for r in app.routes if hasattr(r, "path")}  # mounted sub-apps (the dashboard) have none
 

@@ -16,7 +16,7 @@ from tuneforge.cli import main
 from tuneforge.errors import TuneforgeError
 from tuneforge.monitor.alerts import AlertConfig, Alerter, Rule, load_rules, parse_duration
 from tuneforge.serve.app import ServeOptions
-from tuneforge.serve.registry import Registry
+from tuneforge.store.registry import Registry
 
 from .conftest import ThreadServer, free_port, in_distribution, shifted
 

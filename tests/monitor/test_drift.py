@@ -13,8 +13,8 @@ import pytest
 
 from tuneforge.cli import main
 from tuneforge.monitor.drift import REFERENCE, length_bins, length_edges, load_reference, measure, psi
-from tuneforge.serve.db import open_database
-from tuneforge.serve.requestlog import LogRow, RequestLog, ensure_schema, read_rows, window_stats
+from tuneforge.store.db import open_database
+from tuneforge.store.requestlog import LogRow, RequestLog, ensure_schema, read_rows, window_stats
 
 # The request_log table exactly as the first release created it (before input_chars).
 OLD_DDL = """CREATE TABLE request_log (
@@ -62,7 +62,7 @@ def test_train_writes_a_reference_that_its_own_validation_matches(monitored_run)
     from tuneforge.data.splits import load_splits
     from tuneforge.monitor.drift import example_text
     from tuneforge.rundir import load_run
-    from tuneforge.serve.requestlog import summarize
+    from tuneforge.store.requestlog import summarize
 
     ref = json.loads((monitored_run / REFERENCE).read_text())
     assert ref["split"] == "validation" and ref["n"] > 0 and set(ref["labels"]) <= {"pos", "neg"}

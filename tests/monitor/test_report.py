@@ -11,8 +11,8 @@ import pytest
 from tuneforge.cli import main
 from tuneforge.monitor.drift import REFERENCE, load_reference
 from tuneforge.monitor.report import parse_since
-from tuneforge.serve.registry import Registry
-from tuneforge.serve.requestlog import LogRow, RequestLog, text_sha256
+from tuneforge.store.registry import Registry
+from tuneforge.store.requestlog import LogRow, RequestLog, text_sha256
 
 from .conftest import in_distribution, shifted
 

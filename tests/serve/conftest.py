@@ -62,7 +62,7 @@ class ThreadServer:
         self.ready_status = ready_status  # 503: a test that expects a model to fail to load, or nothing to serve
         import uvicorn
 
-        from tuneforge.serve.app import create_app
+        from tuneforge.server import create_app
         self.app = create_app(opts)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from tuneforge.serve.ab import BUCKETS, Route, bucket, format_report, report
-from tuneforge.serve.db import open_database
-from tuneforge.serve.requestlog import LogRow, RequestLog, read_rows, summarize, text_sha256
+from tuneforge.store.db import open_database
+from tuneforge.store.requestlog import LogRow, RequestLog, read_rows, summarize, text_sha256
 
 from .conftest import fresh_postgres
 

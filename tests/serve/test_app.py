@@ -21,9 +21,9 @@ from tuneforge.errors import TuneforgeError
 from tuneforge.serve.ab import Route
 from tuneforge.serve.app import ServeOptions
 from tuneforge.serve.backends import load_backend
-from tuneforge.serve.db import open_database
-from tuneforge.serve.registry import Registry
-from tuneforge.serve.requestlog import read_rows
+from tuneforge.store.db import open_database
+from tuneforge.store.registry import Registry
+from tuneforge.store.requestlog import read_rows
 
 from .conftest import ThreadServer, free_port
 
@@ -331,7 +331,7 @@ def test_readyz_is_503_until_a_model_is_served(tmp_path):
 
 def test_a_chunked_body_is_refused_while_it_streams(tmp_path):
     """No Content-Length: the body limit is counted as the chunks arrive, and the rest is never read."""
-    from tuneforge.serve.app import create_app
+    from tuneforge.server import create_app
     app = create_app(ServeOptions(registry=str(tmp_path / "reg"), max_texts=2, max_chars=10, max_images=1,
                                   max_image_mb=0.001, poll_s=0))  # a body limit of a few kB
     pulled = []
@@ -376,8 +376,8 @@ def test_request_log_hashes_are_keyed_with_a_server_secret(server):
     server.app.state.serve.requestlog.flush()
     stored = {r.input_sha256 for r in read_rows(open_database(server.root / "registry.db"), "sentiment")}
     assert hashlib.sha256(text.encode()).hexdigest() not in stored
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.requestlog import SECRET_FILE, input_hmac
+    from tuneforge.server import create_app
+    from tuneforge.store.requestlog import SECRET_FILE, input_hmac
     secret = server.app.state.serve.log_secret
     assert input_hmac(secret, text) in stored
     assert (server.root / SECRET_FILE).stat().st_mode & 0o777 == 0o600  # created once, readable by its owner only
@@ -387,8 +387,8 @@ def test_request_log_hashes_are_keyed_with_a_server_secret(server):
 
 
 def test_the_log_secret_comes_from_the_environment_first(tmp_path, monkeypatch):
-    from tuneforge.serve.app import create_app
-    from tuneforge.serve.requestlog import SECRET_FILE, input_hmac
+    from tuneforge.server import create_app
+    from tuneforge.store.requestlog import SECRET_FILE, input_hmac
     monkeypatch.setenv("TUNEFORGE_LOG_SECRET", "a shared secret for every replica")
     state = create_app(ServeOptions(registry=str(tmp_path / "reg"), poll_s=0)).state.serve
     assert state.log_secret == b"a shared secret for every replica"
@@ -405,7 +405,7 @@ def test_serve_no_dashboard(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
     from tuneforge import cli
-    from tuneforge.serve import app as serve_app
+    from tuneforge import server as serve_app
     got = {}
     monkeypatch.setattr(serve_app, "serve", lambda opts, **kw: got.update(opts=opts))
     assert cli.main(["serve", "--registry", str(tmp_path / "reg"), "--no-dashboard"]) == 0

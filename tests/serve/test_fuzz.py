@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 from tuneforge.serve.app import ServeOptions  # noqa: E402
-from tuneforge.serve.registry import Registry  # noqa: E402
+from tuneforge.store.registry import Registry  # noqa: E402
 
 from .conftest import ThreadServer  # noqa: E402
 

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 from tuneforge.serve.app import ServeOptions
-from tuneforge.serve.registry import Registry
-from tuneforge.serve.requestlog import read_rows
+from tuneforge.store.registry import Registry
+from tuneforge.store.requestlog import read_rows
 
 from image_samples import stripes_png as png
 
@@ -62,8 +62,8 @@ def test_uploads_are_answered_as_the_run_answers_them_and_logged_by_hash(server)
     assert [p["label"] for p in served] == [p["label"] for p in alone]
     for s, a in zip(served, alone):
         assert all(abs(s["probabilities"][k] - a["probabilities"][k]) < 1e-4 for k in a["probabilities"])
-    from tuneforge.serve.db import open_database
-    from tuneforge.serve.requestlog import input_hmac, log_secret
+    from tuneforge.store.db import open_database
+    from tuneforge.store.requestlog import input_hmac, log_secret
     secret = log_secret(server.root)  # the log keys its hashes with the registry's secret (never a plain sha256)
     db, want, deadline = open_database(server.root / "registry.db"), {input_hmac(secret, b) for b in imgs}, time.time() + 60
     while not {row.input_sha256 for row in read_rows(db, "stripes")} >= want:  # the log writes in the background

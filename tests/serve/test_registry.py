@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tuneforge.errors import TuneforgeError
-from tuneforge.serve.registry import Conflict, NotFound, Registry
+from tuneforge.store.registry import Conflict, NotFound, Registry
 
 from .conftest import fresh_postgres
 

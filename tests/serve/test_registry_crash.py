@@ -19,7 +19,7 @@ import time
 import httpx
 
 from tuneforge.serve.backends import load_backend
-from tuneforge.serve.registry import Registry, weights_sha256
+from tuneforge.store.registry import Registry, weights_sha256
 
 from .conftest import free_port
 

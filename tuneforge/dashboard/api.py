@@ -49,7 +49,7 @@ def session_value(key: str) -> str:
 @dataclass
 class DashboardContext:
     roots: dict[str, Path]  # run id prefix -> directory searched for finished runs
-    registry: object | None = None  # tuneforge.serve.registry.Registry
+    registry: object | None = None  # tuneforge.store.registry.Registry
     monitor_db: str | None = None
     state: object | None = None  # tuneforge.serve.app.ServeState when mounted in `tuneforge serve`
     key: str | None = None  # what X-API-Key or /?token= must equal; None: every /api/... answer is 403

@@ -56,7 +56,7 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
                              fix="point --runs at a run directory or a directory that holds runs")
     reg = None
     if registry is not None or db_url is not None:
-        from ..serve.registry import Registry, registry_root
+        from ..store.registry import Registry, registry_root
         if registry is not None and not registry_root(registry).is_dir():  # Registry() would create it, empty
             raise TuneforgeError(f"registry directory not found: {registry}", where="--registry",
                                  fix="pass the directory given to `tuneforge registry add --registry`")
@@ -76,7 +76,7 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
 
     @app.exception_handler(TuneforgeError)
     async def user_error(request: Request, exc: TuneforgeError):
-        from ..serve.registry import NotFound
+        from ..store.registry import NotFound
         return JSONResponse({"detail": exc.message()}, status_code=404 if isinstance(exc, NotFound) else 422)
 
     @app.exception_handler(RequestValidationError)

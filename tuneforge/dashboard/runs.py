@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import TuneforgeError
-from ..serve.registry import NotFound
+from ..store.registry import NotFound
 
 SKIP_DIRS = {"checkpoints", "exports", ".incoming", "__pycache__", "node_modules"}  # never runs, often large
 MAX_DEPTH = 4  # runs/<group>/<name>/... is as deep as people nest them; a deeper walk only costs time

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from ..config import Config
-from ..writing import atomic_write
+from ..writing import atomic_write, write_json
 from .card import write_card
-from .plots import confusion_png, learning_curve_png
+from .plots import confusion_png, learning_curve_png, mistakes_grid_png
+from .reference import write_reference
 
 
 def evaluate_examples(task, model, tokenizer, labels, examples, cfg: Config, bf16: bool, progress=True) -> dict:
@@ -38,7 +39,6 @@ def write_predictions(path: Path, predictions: list[dict]) -> None:
 
 def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits, data_report: dict,
                   train_metrics: dict, log_history: list[dict], bf16: bool, progress: bool = True) -> dict:
-    from ..train.run import write_json
 
     metrics: dict = {"task": cfg.task, "backbone": cfg.backbone, "train": train_metrics}
     sections = []
@@ -55,8 +55,8 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
             title = "Test confusion (entity type per word)" if cfg.task == "token-classification" else "Test confusion"
             confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
             write_predictions(out / "test_predictions.jsonl", res["predictions"])
-            if hasattr(task, "write_test_outputs"):  # task-specific extras (images: worst_mistakes.png)
-                task.write_test_outputs(out, res)
+            if "worst_mistakes" in res:  # tasks with inputs to show (images): their most confident errors
+                mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
     base = majority_baseline(cfg.task, splits.train, splits.test)
     if base:
         metrics["baseline_majority"] = base
@@ -72,7 +72,6 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
         tb["beaten_on_validation"] = beaten(metrics)
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
     # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.
-    from ..monitor.drift import write_reference
     if cfg.task != "image-classification":  # the drift reference measures texts (lengths, chars)
         write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
                                                                  cfg.train.eval_batch_size, bf16), splits)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from ..monitor.drift import REFERENCE
+from ..evaluation.reference import REFERENCE
 from ..writing import check_output_dir
 from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
 from .load import EXPORT_INFO, is_export

@@ -99,7 +99,8 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
             overrides: list[str] | tuple[str, ...] = (), progress: bool = True, overwrite: bool = False) -> Path:
     """Train a student on TEACHER_RUN's data and split; returns the student's run directory."""
     from ..rundir import load_run
-    from ..train.run import train, write_json
+    from ..train.run import train
+    from ..writing import write_json
 
     teacher_run = Path(teacher_run)
     if (student is None) == (student_layers is None):

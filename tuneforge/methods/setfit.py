@@ -275,7 +275,8 @@ def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[st
     """Both phases, then the same run directory `tuneforge.train.run.train` writes for full fine-tuning."""
     from ..config import save_config
     from ..evaluation.outputs import write_outputs
-    from ..train.run import peak_rss_mb, write_json
+    from ..train.run import peak_rss_mb
+    from ..writing import write_json
 
     if int(os.environ.get("RANK", "0")) != 0:
         return out  # few-shot work is small: under `accelerate launch` one process trains and writes

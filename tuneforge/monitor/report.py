@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from ..serve.registry import NotFound, Registry
-from ..serve.requestlog import ensure_schema, read_rows
+from ..store.registry import NotFound, Registry
+from ..store.requestlog import ensure_schema, read_rows
 from .alerts import format_duration, parse_duration
 from .drift import Thresholds, bin_labels, load_reference, measure
 

@@ -15,7 +15,7 @@ from contextlib import suppress
 from fastapi import HTTPException, Query
 from prometheus_client import Counter, Gauge
 
-from ..serve.requestlog import window_stats
+from ..store.requestlog import window_stats
 from .alerts import AlertConfig, Alerter, format_duration, load_rules, parse_duration
 from .drift import WindowStats, load_reference, measure
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import Database
-from .registry import Registry
-from .requestlog import ensure_schema, read_rows
+from ..store.db import Database
+from ..store.registry import Registry
+from ..store.requestlog import ensure_schema, read_rows
 
 BUCKETS = 10_000
 

@@ -12,6 +12,7 @@ batches, one transaction per batch, so a request never waits on the database.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import hmac
 import logging
 import os
@@ -19,10 +20,11 @@ import queue
 import secrets
 import threading
 import time
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from ..errors import TuneforgeError
+from ..evaluation.reference import summarize  # noqa: F401  (what is logged per text)
 from .db import Database
 
 log = logging.getLogger("tuneforge.serve")
@@ -109,18 +111,6 @@ def log_secret(directory: str | Path) -> bytes:
     return secret.encode("ascii")
 
 
-def summarize(pred: dict) -> tuple[str | None, float | None]:
-    """(label, confidence) of one prediction: the top class and its probability; for NER the sorted
-    entity types found (or 'O') and their mean confidence."""
-    if "probabilities" in pred:
-        return pred.get("label"), max(pred["probabilities"].values(), default=None)
-    if "entities" in pred:
-        ents = pred["entities"]
-        scores = [e["confidence"] for e in ents if e.get("confidence") is not None]
-        return (",".join(sorted({e["type"] for e in ents})) or "O"), (sum(scores) / len(scores) if scores else None)
-    return pred.get("label"), pred.get("confidence")
-
-
 def ensure_schema(db: Database) -> None:
     with db.transaction(lock="tuneforge-schema") as tx:
         for ddl in SCHEMA:
@@ -201,10 +191,43 @@ class RequestLog:
                 return
 
 
+@dataclass
+class WindowStats:
+    """What drift needs from a window of request-log rows, as counts: the server's periodic check reads these
+    from SQL aggregates (window_stats), so its memory does not grow with the traffic in a window
+    (it once read every row of the last hour into Python each minute: at 140 requests/s the high-water mark
+    climbed by ~4 MB a minute)."""
+    n: int = 0
+    labels: Counter = field(default_factory=Counter)  # predicted label ("-" for none) -> rows
+    lengths: Counter = field(default_factory=Counter)  # input characters -> rows (rows without a length: none)
+    confidence_sum: float = 0.0
+    confidence_n: int = 0
+
+    @classmethod
+    def of_rows(cls, rows) -> "WindowStats":
+        st = cls()
+        for r in rows:
+            st.add(r.label, getattr(r, "input_chars", None), r.confidence)
+        return st
+
+    def add(self, label, chars, confidence, count: int = 1, confidence_sum: float | None = None,
+            confidence_n: int | None = None) -> None:
+        """One row, or (count > 1) a group of rows with this label and length and their confidence sum/count."""
+        self.n += count
+        self.labels[label if label is not None else "-"] += count
+        if chars is not None:
+            self.lengths[int(chars)] += count
+        if confidence_sum is not None:
+            self.confidence_sum += confidence_sum
+            self.confidence_n += confidence_n or 0
+        elif confidence is not None:
+            self.confidence_sum += confidence * count
+            self.confidence_n += count
+
+
 def window_stats(db: Database, name: str, since: float) -> dict:
-    """{version: drift.WindowStats} of a model's rows since `since`, aggregated in the database: the result has
+    """{version: WindowStats} of a model's rows since `since`, aggregated in the database: the result has
     one row per (version, label, input length), however many requests the window holds."""
-    from ..monitor.drift import WindowStats
     out: dict = {}
     for version, label, chars, n, conf_sum, conf_n in db.query(
             "SELECT version, label, input_chars, COUNT(*), SUM(confidence), COUNT(confidence) FROM request_log "

@@ -151,11 +151,6 @@ class ImageClassificationTask(ClassificationMetrics, Task):
                 "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
                 "worst_mistakes": [(examples[i], labels[int(y_pred[i])], float(probs[i, y_pred[i]])) for i in worst]}
 
-    def write_test_outputs(self, out: Path, res: dict) -> None:
-        """Extra files from the test evaluation: the grid of the most confident mistakes."""
-        from ..evaluation.plots import mistakes_grid_png
-        mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
-
     def predict(self, model, processor: ImageProcessor, inputs: list, labels: list[str], max_length: int,
                 batch_size: int, bf16: bool) -> list[dict]:
         """`inputs`: image paths, bytes or file objects; each is checked and decoded before the model runs."""

@@ -6,7 +6,6 @@ read only it. `metrics.json` is written last, so its presence marks a finished r
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -16,17 +15,13 @@ from pathlib import Path
 from ..config import Config, save_config
 from ..errors import TuneforgeError
 from ..tasks.base import Task, get_task, use_bf16
-from ..writing import atomic_write, check_output_dir
+from ..writing import check_output_dir, write_json
 
 CHECKPOINTS = "checkpoints"
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def write_json(path: Path, obj) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False))  # a reader never sees half a file
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:

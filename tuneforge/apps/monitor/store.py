@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ...errors import TuneforgeError
-from ...serve.db import SqliteDatabase
+from ...store.db import SqliteDatabase
 from .detect import DetectorOptions, Window, detect
 from .items import Item, parse_item
 

@@ -1,4 +1,4 @@
-"""What the assistant remembers, in SQLite (or a shared PostgreSQL, through tuneforge.serve.db): chat
+"""What the assistant remembers, in SQLite (or a shared PostgreSQL, through tuneforge.store.db): chat
 sessions with their slot values, every turn, and the questions it handed to a human (candidate FAQ entries).
 
 Turns are stored as typed except for bank-card and national-ID numbers (TRANSCRIPT_REDACTED): this is the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...data.redact import KINDS, redact_text
 from ...errors import TuneforgeError
-from ...serve.db import open_database
+from ...store.db import open_database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS support_sessions (session_id TEXT PRIMARY KEY, created DOUBLE PRECISION, "
