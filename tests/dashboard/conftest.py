@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import csv
 import random
-import socket
-import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
+from factories import LiveServer
 
 POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 
@@ -79,32 +76,4 @@ def registry_dir(runs_dir, tmp_path_factory) -> Path:
     return root
 
 
-class Server:
-    """A real uvicorn server on an already-bound loopback socket (no port race), in a thread."""
-
-    def __init__(self, app, ready_path: str = "/healthz"):
-        import uvicorn
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.ready_path = ready_path
-        self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=120))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "Server":
-        self.thread.start()
-        deadline = time.time() + 300  # loading models takes seconds; on a machine busy with other work, more
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
+Server = LiveServer  # a real uvicorn server on a loopback socket (tests/factories.py)

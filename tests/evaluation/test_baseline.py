@@ -95,10 +95,7 @@ def test_verdict_only_when_not_beaten_on_validation():
 @pytest.mark.parametrize("on", [True, False])
 def test_a_run_reports_the_baseline_beside_the_model_or_not_when_turned_off(tmp_path, tiny_bert, on):
     import json
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-    from test_train_tiny import make_config, write_sentiment  # the shared tiny-run factory
+    from factories import make_config, write_sentiment
     from tuneforge.config import load_config
     from tuneforge.train.run import train
     data = write_sentiment(tmp_path / "reviews.csv", 120)

@@ -4,9 +4,7 @@ gives the adapter the body rate and the head the head rate; prefix/prompt and ba
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ import torch
 import yaml
 from transformers import BertModel
 
+from factories import write_ner, write_sentiment
 from tuneforge.config import load_config
 from tuneforge.errors import TuneforgeError
 from tuneforge.methods.peft_adapters import (ADAPTER_DIR, DEFAULT_LEARNING_RATES, default_target_modules,
@@ -26,36 +25,13 @@ from tuneforge.train.run import prepare, train
 TEXTS = ["the movie was great", "awful plot and boring cast", "john lives in paris", "it is not very good"]
 
 
-def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["review", "stars"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            word = rng.choice(["good", "great", "excellent", "lovely"] if lab == "pos" else ["bad", "awful", "boring"])
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {i}", lab])
-    return path
-
-
-def write_ner(path: Path, n: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    lines = []
-    for _ in range(n):
-        per, loc = rng.choice(["张三", "李四"]), rng.choice(["北京", "上海", "中国"])
-        tags = ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "O"]
-        lines += [f"{c} {t}" for c, t in zip(list(per) + ["在"] + list(loc) + list("的公司"), tags)] + [""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
 def make_config(tmp: Path, backbone: Path, task: str, method: str, peft: dict | None = None, n: int = 80,
                 **train) -> Path:
     if task == "text-classification":
         data = {"train": str(write_sentiment(tmp / "reviews.csv", n)), "text_column": "review",
                 "label_column": "stars"}
     else:
-        data = {"train": str(write_ner(tmp / "ner.txt", n // 2))}
+        data = {"train": str(write_ner(tmp / "ner.txt", n // 2, scheme="BIO"))}
     # one validation (and checkpoint) per epoch: saving checkpoints is most of a tiny run's time
     cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
            "train": {"method": method, "epochs": 1, "batch_size": 8, "learning_rate": 1e-2, "head_learning_rate": 3e-2,

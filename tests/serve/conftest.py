@@ -10,13 +10,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from factories import LiveServer
 
 POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 
@@ -55,44 +54,23 @@ def tiny_runs(tmp_path_factory, tiny_bert) -> tuple[Path, Path]:
     return train_tiny(base / "v1", tiny_bert, seed=1, epochs=5), train_tiny(base / "v2", tiny_bert, seed=2, epochs=2)
 
 
-class ThreadServer:
-    """A real uvicorn server on an already-bound loopback socket (no port race), in a thread."""
+class ThreadServer(LiveServer):
+    """`tuneforge serve`'s app (from ServeOptions) under a real uvicorn; ready when /readyz is done loading."""
 
     def __init__(self, opts, ready_status: int = 200):
-        self.ready_status = ready_status  # 503: a test that expects a model to fail to load, or nothing to serve
-        import uvicorn
-
         from tuneforge.server import create_app
-        self.app = create_app(opts)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # A long keep-alive: the test client shares this process's CPU, and a pooled connection closed by
-        # the server just as the client reuses it would fail a POST for a reason that is not the server's.
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", timeout_keep_alive=120))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.ready_status = ready_status  # 503: a test that expects a model to fail to load, or nothing to serve
+        super().__init__(create_app(opts), ready_path="/readyz")
 
-    def __enter__(self) -> "ThreadServer":
-        self.thread.start()
-        deadline = time.time() + 300  # loading a model is a second; on a machine busy with other work, more
-        while time.time() < deadline:
-            try:
-                r = httpx.get(self.url + "/readyz", timeout=5)
-                body = r.json()
-                # done loading: ready, or a 503 that is not "still loading" (older servers: a broken model)
-                if r.status_code == 200 or not body.get("loading", not body.get("broken")):
-                    if r.status_code != self.ready_status:
-                        raise RuntimeError(f"/readyz answered {r.status_code}, expected {self.ready_status}: {body}")
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
+    def ready(self) -> bool:
+        r = httpx.get(self.url + "/readyz", timeout=5)
+        body = r.json()
+        # done loading: ready, or a 503 that is not "still loading" (older servers: a broken model)
+        if r.status_code == 200 or not body.get("loading", not body.get("broken")):
+            if r.status_code != self.ready_status:
+                raise RuntimeError(f"/readyz answered {r.status_code}, expected {self.ready_status}: {body}")
+            return True
+        return False
 
 
 def free_port() -> int:

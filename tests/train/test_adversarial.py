@@ -4,31 +4,18 @@ end to end, and bad settings are refused with the key named."""
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from factories import write_sentiment
 from tuneforge.config import load_config
 from tuneforge.errors import TuneforgeError
 from tuneforge.train.adversarial import EmbeddingAdversary
 from tuneforge.train.run import train
-
-
-def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["review", "stars"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            word = rng.choice(["good", "great", "excellent", "lovely"] if lab == "pos" else ["bad", "awful", "boring"])
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {i}", lab])
-    return path
 
 
 def make_config(tmp: Path, backbone: Path, data: Path, **train) -> Path:

@@ -8,7 +8,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from test_train_tiny import make_config, write_sentiment
+from factories import make_config, write_sentiment
 from transformers import TrainerState
 
 from tuneforge.cli import main

@@ -13,7 +13,7 @@ import torch
 import tuneforge.tasks.base as task_base
 from tuneforge.config import Config, load_config
 from tuneforge.train.run import train
-from test_train_tiny import make_config, write_sentiment
+from factories import make_config, write_sentiment
 
 
 @pytest.mark.parametrize("setting, cpu_has_bf16, expected", [

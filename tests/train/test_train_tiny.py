@@ -3,10 +3,8 @@ after a kill, and the same code under `accelerate launch --num_processes 2`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -19,43 +17,13 @@ import yaml
 from tuneforge.config import load_config
 from tuneforge.train.run import train
 
-POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+from factories import NEG, make_config, write_ner
+from factories import write_sentiment as _write_sentiment
 
 
 def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["review", "stars"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            word = rng.choice(POS if lab == "pos" else NEG)
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {'and it is ' + word if i % 2 else ''} {i}", lab])
-    return path
-
-
-def write_ner(path: Path, n: int, seed: int = 0) -> Path:
-    """Character-level BMES sentences: person names before 在, places after it."""
-    rng = random.Random(seed)
-    people, places = ["张三", "李四"], ["北京", "上海", "中国"]
-    lines = []
-    for _ in range(n):
-        per, loc = rng.choice(people), rng.choice(places)
-        chars = list(per) + ["在"] + list(loc) + list("的公司")
-        tags = ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O", "O"]
-        lines += [f"{c} {t}" for c, t in zip(chars, tags)] + [""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def make_config(tmp: Path, backbone: Path, task: str, data: dict, **train) -> Path:
-    cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
-           "train": {"method": "full", "epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2, "dropout": 0.0,
-                     "max_length": 32, "logging_steps": 2, "bf16": "false",  # forced: quality asserts must not hang on the CPU's choice
-                     "freeze_embeddings": False, **train}}  # random embeddings carry nothing: freezing them only handicaps
-    p = tmp / "config.yaml"
-    p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return p
+    """This file's data: all four negative words, odd rows saying their word twice."""
+    return _write_sentiment(path, n, seed, NEG, repeat=True)
 
 
 def run_cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:

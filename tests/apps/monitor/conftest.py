@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
+from factories import LiveServer
 
 from monitor.conftest import Receiver  # noqa: F401  (tests/monitor's webhook receiver on loopback)
 from serve.conftest import NEG, POS, train_tiny
@@ -50,29 +47,4 @@ def sentiment_run(tmp_path_factory, tiny_bert) -> Path:
     return train_tiny(tmp_path_factory.mktemp("monitor-app"), tiny_bert, seed=1, epochs=3)
 
 
-class AppServer:
-    """A FastAPI app under a real uvicorn on an already-bound loopback socket, in a thread."""
-
-    def __init__(self, app):
-        import uvicorn
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "AppServer":
-        self.thread.start()
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
+AppServer = LiveServer  # a real uvicorn server on a loopback socket (tests/factories.py)

@@ -4,40 +4,16 @@ only), and every malformed request is a 4xx with a message."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import httpx
 import pytest
 
+from factories import LiveServer
+
 from .conftest import make_assistant
 
 
-class LoopbackServer:
-    def __init__(self, app):
-        import uvicorn
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))  # bound before the thread starts: no port race
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=120))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
+LoopbackServer = LiveServer  # a real uvicorn server on a loopback socket (tests/factories.py)
 
 
 KEY = "support-operator-key"

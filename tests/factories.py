@@ -1,0 +1,97 @@
+"""Factories the tests share (tests/ is on sys.path: `from factories import ...`): synthetic data files, a tiny
+training config, and a real uvicorn server on a loopback socket.
+
+One word decides each synthetic label, so a 2-layer random BERT (conftest.tiny_bert) learns it in seconds."""
+
+from __future__ import annotations
+
+import csv
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
+
+
+def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful", "boring"), repeat: bool = False) -> Path:
+    """`n` rows of `review,stars` (pos/neg, drawn at random). `repeat`: odd rows say their word twice."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "stars"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            word = rng.choice(POS if lab == "pos" else list(neg_words))
+            again = ("and it is " + word if i % 2 else "") if repeat else None
+            text = f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {again} {i}" if repeat else \
+                f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {i}"
+            w.writerow([text, lab])
+    return path
+
+
+def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
+    """Character-level sentences, BMES (or BIO) tags: person names before 在, places after it."""
+    rng = random.Random(seed)
+    people, places = ["张三", "李四"], ["北京", "上海", "中国"]
+    lines = []
+    for _ in range(n):
+        per, loc = rng.choice(people), rng.choice(places)
+        chars = list(per) + ["在"] + list(loc) + list("的公司")
+        inside = "E" if scheme == "BMES" else "I"
+        tags = ["B-PER", f"{inside}-PER", "O", "B-LOC", f"{inside}-LOC", "O", "O", "O"]
+        lines += [f"{c} {t}" for c, t in zip(chars, tags)] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def make_config(tmp: Path, backbone: Path, task: str, data: dict, **train) -> Path:
+    """A tiny full-fine-tuning config file in `tmp`, output in tmp/run; `train` overrides its train section."""
+    cfg = {"task": task, "backbone": str(backbone), "output_dir": str(tmp / "run"), "data": data,
+           "train": {"method": "full", "epochs": 3, "batch_size": 8, "learning_rate": 3e-3, "head_learning_rate": 1e-2,
+                     "dropout": 0.0, "max_length": 32, "logging_steps": 2,
+                     "bf16": "false",  # forced: quality asserts must not hang on the CPU's choice
+                     "freeze_embeddings": False, **train}}  # random embeddings carry nothing: freezing them only handicaps
+    p = tmp / "config.yaml"
+    p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return p
+
+
+class LiveServer:
+    """A real uvicorn server for `app` on an already-bound loopback socket (no port race), in a thread; ready
+    when `ready()` says so (by default GET `ready_path` answers 200)."""
+
+    def __init__(self, app, ready_path: str = "/healthz", timeout_s: float = 300):
+        import uvicorn
+        self.app, self.ready_path, self.timeout_s = app, ready_path, timeout_s
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        # A long keep-alive: the test client shares this process's CPU, and a pooled connection closed by
+        # the server just as the client reuses it would fail a POST for a reason that is not the server's.
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_keep_alive=120))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def ready(self) -> bool:
+        return httpx.get(self.url + self.ready_path, timeout=5).status_code == 200
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + self.timeout_s  # loading models takes seconds; on a busy machine, more
+        while time.time() < deadline:
+            try:
+                if self.ready():
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
