@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import TuneforgeError
+from .rundir import CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, REPORT_FILE
 
 
 def add_options(parser: argparse.ArgumentParser, cls) -> None:
@@ -47,8 +48,8 @@ def cmd_train(a) -> int:
                 verbosity="quiet" if a.quiet else "verbose" if a.verbose else "normal")
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    print((out / "report.txt").read_text(encoding="utf-8"))
+    metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
+    print((out / REPORT_FILE).read_text(encoding="utf-8"))
     print(json.dumps({k: metrics[k] for k in ("test", "baseline_majority", "train") if k in metrics}, indent=2))
     from .evaluation.baseline import verdict
     for c in metrics.get("train", {}).get("auto_choices", []):
@@ -58,7 +59,7 @@ def cmd_train(a) -> int:
         print(f"test macro_f1 {metrics['test'].get('macro_f1')} vs TF-IDF baseline {tb['test']['macro_f1']}")
     if verdict(metrics):
         print(f"WARNING: {verdict(metrics)}")
-    preds = [json.loads(l) for l in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()[:5]]
+    preds = [json.loads(l) for l in (out / PREDICTIONS_FILE).read_text(encoding="utf-8").splitlines()[:5]]
     print("\nA few test predictions:")
     for p in preds:
         if "text" in p or "image" in p:
@@ -118,7 +119,7 @@ def _run_task(run: str) -> str | None:
     """The task a run (or export) directory was trained for, read from its config without loading it."""
     import yaml
     try:
-        return (yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8")) or {}).get("task")
+        return (yaml.safe_load((Path(run) / CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("task")
     except (OSError, ValueError, yaml.YAMLError, AttributeError):
         return None  # load_predictor below reports what is wrong with the directory
 
@@ -274,7 +275,7 @@ def cmd_distill(a) -> int:
     from .methods.distill import distill
     out = distill(a.teacher_run, student=a.student, student_layers=a.student_layers, temperature=a.temperature,
                   alpha=a.alpha, output=a.output, overrides=a.overrides, progress=not a.quiet, overwrite=a.overwrite)
-    d = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["distillation"]
+    d = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))["distillation"]
     print(f"student run: {out}\n  test accuracy {d['student_test_accuracy']} vs teacher {d['teacher_test_accuracy']} "
           f"({d['accuracy_retained']} retained), {d['student_layers']} layers vs {d['teacher_layers']}")
     return 0

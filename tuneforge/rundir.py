@@ -9,6 +9,15 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import TuneforgeError
 
+# The run directory's files: one name each, for its reader (here) and its writer (evaluation/outputs.write_run).
+CONFIG_FILE = "config.yaml"  # the resolved config: every automatic choice filled in
+METRICS_FILE = "metrics.json"  # written last: its presence marks a finished run
+LABELS_FILE = "labels.json"
+REPORT_FILE = "report.txt"
+PREDICTIONS_FILE = "test_predictions.jsonl"
+DATA_REPORT_FILE = "data_report.json"
+LOG_HISTORY_FILE = "log_history.json"
+
 
 @dataclass
 class LoadedRun:
@@ -48,7 +57,7 @@ def read_json(file: Path, kind: type | None = None, fix: str = RETRAIN):
 
 
 def read_labels(path: Path, fix: str = RETRAIN) -> list[str]:
-    f = Path(path) / "labels.json"
+    f = Path(path) / LABELS_FILE
     labels = read_json(f, list, fix)
     if not labels or not all(isinstance(l, str) and l for l in labels) or len(set(labels)) != len(labels):
         raise damaged(f, "labels.json is not a list of distinct label names", fix)
@@ -57,15 +66,15 @@ def read_labels(path: Path, fix: str = RETRAIN) -> list[str]:
 
 def read_run_config(path: Path, fix: str = RETRAIN) -> Config:
     try:
-        return load_config(Path(path) / "config.yaml")  # already resolved at training time
+        return load_config(Path(path) / CONFIG_FILE)  # already resolved at training time
     except TuneforgeError as e:
-        raise damaged(e.where or Path(path) / "config.yaml", f"its config.yaml cannot be read: {e.what}", fix) from None
+        raise damaged(e.where or Path(path) / CONFIG_FILE, f"its config.yaml cannot be read: {e.what}", fix) from None
     except (OSError, ValueError) as e:
-        raise damaged(Path(path) / "config.yaml", f"its config.yaml cannot be read: {e}", fix) from None
+        raise damaged(Path(path) / CONFIG_FILE, f"its config.yaml cannot be read: {e}", fix) from None
 
 
 def read_metrics(path: Path, fix: str = RETRAIN) -> dict:
-    return read_json(Path(path) / "metrics.json", dict, fix)
+    return read_json(Path(path) / METRICS_FILE, dict, fix)
 
 
 def check_safetensors(file: Path, fix: str = RETRAIN) -> None:
@@ -95,7 +104,7 @@ def check_run_files(path: Path, fix: str = RETRAIN) -> None:
     read_labels(path, fix)
     if (path / "config.json").is_file():
         read_json(path / "config.json", dict, fix)
-    if (path / "metrics.json").is_file():
+    if (path / METRICS_FILE).is_file():
         read_metrics(path, fix)
     for f in sorted(path.glob("*.safetensors")):
         check_safetensors(f, fix)
@@ -105,7 +114,7 @@ def load_run(path: str | Path) -> LoadedRun:
     from .tasks.base import get_task, use_bf16
 
     path = Path(path)
-    for name in ("config.yaml", "labels.json", "config.json"):
+    for name in (CONFIG_FILE, LABELS_FILE, "config.json"):
         if not (path / name).is_file():
             raise TuneforgeError(f"{path} is not a finished tuneforge run (no {name})", where=str(path),
                                  fix="point at the output_dir of a completed `tuneforge train`")

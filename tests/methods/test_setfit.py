@@ -147,6 +147,9 @@ def test_setfit_run_is_an_ordinary_run_directory_and_reloads_identically(tiny_be
     assert saved["train"]["method"] == "setfit" and saved["train"]["pooling"] == "mean"
     m = json.loads((out / "metrics.json").read_text())
     assert m["train"]["method"] == "setfit" and m["train"]["pairs"] == 2 * 8 * 24
+    # written by the same writer as full fine-tuning: the automatic choice and its counts are in the metrics and card
+    assert [c["value"] for c in m["train"]["auto_choices"] if c["key"] == "train.method"] == ["setfit"]
+    assert "## Automatic choices" in (out / "README.md").read_text() and "train.epochs" not in str(m["train"]["auto_choices"])
     # the pattern is one word; 24 training sentences and a random 2-layer body must find it
     assert m["test"]["accuracy"] >= 0.9 > m["baseline_majority"]["accuracy"]
     for name in ("model.safetensors", "tokenizer.json", "labels.json", "report.txt", "README.md",

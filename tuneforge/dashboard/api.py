@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import TuneforgeError
 from . import runs as runlib
 from . import sources
+from ..rundir import CONFIG_FILE
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_CHARS = 16, 2000  # the playground sends one text at a time; these bound a hand-made request
@@ -88,7 +89,7 @@ class PlaygroundRequest(BaseModel):
 def _task_of(path: Path) -> str | None:
     import yaml
     try:
-        return (yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}).get("task")
+        return (yaml.safe_load((path / CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("task")
     except (OSError, yaml.YAMLError, AttributeError):
         return None
 

@@ -18,6 +18,7 @@ import yaml
 
 from ..errors import TuneforgeError
 from ..store.registry import NotFound
+from ..rundir import CONFIG_FILE, LABELS_FILE, LOG_HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE
 
 SKIP_DIRS = {"checkpoints", "exports", ".incoming", "__pycache__", "node_modules"}  # never runs, often large
 MAX_DEPTH = 4  # runs/<group>/<name>/... is as deep as people nest them; a deeper walk only costs time
@@ -47,7 +48,7 @@ def find_runs(roots: dict[str, Path]) -> dict[str, Path]:
             seen.add(real)
             rel = Path(d).relative_to(root)
             dirs[:] = sorted(x for x in dirs if x not in SKIP_DIRS and not x.startswith("."))
-            if "metrics.json" in files and "config.yaml" in files:
+            if METRICS_FILE in files and CONFIG_FILE in files:
                 found["/".join([prefix, *rel.parts]) if rel.parts else f"{prefix}/{root.name}"] = Path(d)
                 dirs[:] = []  # a run's own subdirectories are not other runs
             elif len(rel.parts) >= MAX_DEPTH:
@@ -96,8 +97,8 @@ def summary(run_id: str, path: Path) -> dict:
     """What the runs table needs; a damaged run is listed with its error instead of hiding the others."""
     out = {"id": run_id, "path": str(path)}
     try:
-        metrics = _read_json(path / "metrics.json", dict) or {}
-        cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+        metrics = _read_json(path / METRICS_FILE, dict) or {}
+        cfg = yaml.safe_load((path / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         if not isinstance(cfg, dict):
             raise TuneforgeError(f"cannot read config.yaml: a {type(cfg).__name__}, not a mapping", where=str(path))
     except (TuneforgeError, OSError, ValueError, yaml.YAMLError) as e:
@@ -112,7 +113,7 @@ def summary(run_id: str, path: Path) -> dict:
 
 def learning_curve(path: Path) -> list[dict]:
     """The Trainer's log history: training loss per logging step, validation loss and metrics per eval."""
-    hist = _read_json(path / "log_history.json", list)
+    hist = _read_json(path / LOG_HISTORY_FILE, list)
     if hist is None:  # a run written before log_history.json: the final trainer state has the same list
         state = _read_json(path / "trainer_state.json", dict) or {}
         hist = state.get("log_history", [])
@@ -126,7 +127,7 @@ def learning_curve(path: Path) -> list[dict]:
 
 
 def _predictions(path: Path) -> list[dict]:
-    f = path / "test_predictions.jsonl"
+    f = path / PREDICTIONS_FILE
     if not f.is_file():
         return []
     rows = []
@@ -183,16 +184,16 @@ def detail(run_id: str, path: Path) -> dict:
     out = summary(run_id, path)
     if "error" in out:
         raise TuneforgeError(out["error"], where=str(path), fix="the run directory is damaged: train the run again")
-    labels = _read_json(path / "labels.json", list) or []
+    labels = _read_json(path / LABELS_FILE, list) or []
     if not all(isinstance(x, str) for x in labels):
-        raise TuneforgeError("cannot read labels.json: not a list of label names", where=str(path / "labels.json"),
+        raise TuneforgeError("cannot read labels.json: not a list of label names", where=str(path / LABELS_FILE),
                              fix="the run directory is damaged: train the run again")
     rows = _predictions(path)
     try:
         errors = (token_errors(rows) if out["task"] == "token-classification" else classification_errors(rows, labels)) \
             if rows else None
     except (KeyError, TypeError, AttributeError) as e:  # a prediction line without the fields this tuneforge writes
-        raise TuneforgeError(f"test_predictions.jsonl lacks the field {e}", where=str(path / "test_predictions.jsonl"),
+        raise TuneforgeError(f"test_predictions.jsonl lacks the field {e}", where=str(path / PREDICTIONS_FILE),
                              fix="train the run again with this tuneforge version") from None
     main = "entity_f1" if out["task"] == "token-classification" else "macro_f1"
     return out | {"labels": labels, "main_metric": main, "learning_curve": learning_curve(path), "errors": errors}

@@ -1,11 +1,15 @@
-"""Everything a finished run leaves behind besides the weights: metrics, report, plots, card."""
+"""Everything a finished run leaves behind: `write_run`, the one writer of a run directory (full fine-tuning, PEFT,
+SetFit and distillation all finish through it), and what it writes besides the weights: metrics, report, plots,
+card. The file names are tuneforge/rundir.py's, beside the reader."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, save_config
+from ..rundir import (CONFIG_FILE, DATA_REPORT_FILE, LABELS_FILE, LOG_HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE,
+                      REPORT_FILE)
 from ..writing import atomic_write, write_json
 from .card import write_card
 from .plots import confusion_png, learning_curve_png, mistakes_grid_png
@@ -54,7 +58,7 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
             kinds = res.get("confusion_labels", labels)
             title = "Test confusion (entity type per word)" if cfg.task == "token-classification" else "Test confusion"
             confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
-            write_predictions(out / "test_predictions.jsonl", res["predictions"])
+            write_predictions(out / PREDICTIONS_FILE, res["predictions"])
             if "worst_mistakes" in res:  # tasks with inputs to show (images): their most confident errors
                 mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
     base = majority_baseline(cfg.task, splits.train, splits.test)
@@ -75,8 +79,23 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
     if cfg.task != "image-classification":  # the drift reference measures texts (lengths, chars)
         write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
                                                                  cfg.train.eval_batch_size, bf16), splits)
-    write_json(out / "log_history.json", log_history)
-    atomic_write(out / "report.txt", "\n".join(sections) + "\n")
+    write_json(out / LOG_HISTORY_FILE, log_history)
+    atomic_write(out / REPORT_FILE, "\n".join(sections) + "\n")
     write_card(out, cfg, labels, data_report, metrics)
-    write_json(out / "metrics.json", metrics)  # last: marks the run as finished
+    write_json(out / METRICS_FILE, metrics)  # last: marks the run as finished
     return metrics
+
+
+def write_run(out: Path, cfg: Config, task, model, tokenizer, labels, splits, data_report: dict, train_metrics: dict,
+              log_history: list[dict], bf16: bool, progress: bool = True) -> dict:
+    """A finished run directory: weights, tokenizer, the resolved config, labels, the data report, then
+    write_outputs (metrics.json last). A method returns its model and numbers; only this writes files."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))  # weights (safetensors) and the Hugging Face config
+    tokenizer.save_pretrained(str(out))
+    save_config(cfg, out / CONFIG_FILE)
+    write_json(out / LABELS_FILE, labels)
+    write_json(out / DATA_REPORT_FILE, data_report)
+    train_metrics = {**train_metrics, "auto_choices": data_report.get("auto_choices", [])}  # what the data decided
+    return write_outputs(out, cfg, task, model, tokenizer, labels, splits, data_report, train_metrics, log_history,
+                         bf16, progress)

@@ -22,6 +22,7 @@ from ..evaluation.reference import REFERENCE
 from ..writing import check_output_dir
 from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
 from .load import EXPORT_INFO, is_export
+from ..rundir import CONFIG_FILE, LABELS_FILE
 
 MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
 
@@ -57,7 +58,7 @@ def _reference_examples(cfg) -> tuple[str, list]:
         if getattr(splits, name):
             return name, getattr(splits, name)
     raise TuneforgeError("the run has no validation or test examples to measure an export on",
-                         where=cfg.config_path or "config.yaml", fix="train with a validation split")
+                         where=cfg.config_path or CONFIG_FILE, fix="train with a validation split")
 
 
 def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
@@ -86,7 +87,7 @@ def _assemble(run, fmt: str, out: Path) -> None:
     """Everything a stranger needs beside the weights: tokenizer, labels, the run's config."""
     write(fmt, run.model, run.tokenizer, out)
     run.tokenizer.save_pretrained(str(out))
-    for name in ("labels.json", "config.yaml"):
+    for name in (LABELS_FILE, CONFIG_FILE):
         shutil.copy2(run.path / name, out / name)
     if (run.path / REFERENCE).is_file():  # drift is measured against it; the export may be served far from its run
         shutil.copy2(run.path / REFERENCE, out / REFERENCE)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import TuneforgeError
 from ..rundir import LoadedRun, damaged, load_run, read_labels, read_run_config
+from ..rundir import CONFIG_FILE, LABELS_FILE
 
 EXPORT_INFO = "export.json"
 REEXPORT = ("export the run again with `tuneforge export RUN --format ... --overwrite` (retrain the run first "
@@ -52,7 +53,7 @@ def load_export(path: str | Path) -> ExportedRun:
     path = Path(path)
     info = read_info(path)
     fmt = info["format"]
-    for f in [path / "config.yaml", path / "labels.json", *model_files(fmt, path)]:
+    for f in [path / CONFIG_FILE, path / LABELS_FILE, *model_files(fmt, path)]:
         if not f.is_file():
             raise TuneforgeError(f"the {fmt} export is incomplete (no {f.name})", where=str(path),
                                  fix="export the run again with `tuneforge export RUN --format ... --overwrite`")

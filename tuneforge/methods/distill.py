@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..config import load_config
 from ..errors import TuneforgeError
+from ..rundir import CONFIG_FILE, METRICS_FILE
 
 LOGITS_FILE = "teacher_logits.pt"
 
@@ -122,7 +123,7 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
                              where="command line", fix=f"keep between 1 and {(n_layers or 2) - 1} layers")
     name = student if student is not None else f"l{student_layers}"
     output = Path(output) if output else teacher_run.parent / f"{teacher_run.name}-student-{Path(name).name}"
-    cfg = load_config(teacher_run / "config.yaml",
+    cfg = load_config(teacher_run / CONFIG_FILE,
                       _student_overrides(teacher_run, student, student_layers, output) + list(overrides))
     info: dict = {}
 
@@ -140,8 +141,8 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
         info["teacher_train_accuracy"] = round(float(agree), 4)
 
     out = train(cfg, progress=progress, overwrite=overwrite, on_trainer=on_trainer)
-    teacher_metrics = json.loads((teacher_run / "metrics.json").read_text(encoding="utf-8"))
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    teacher_metrics = json.loads((teacher_run / METRICS_FILE).read_text(encoding="utf-8"))
+    metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
     t_acc, s_acc = teacher_metrics.get("test", {}).get("accuracy"), metrics.get("test", {}).get("accuracy")
     metrics["distillation"] = {
         "teacher_run": str(teacher_run.resolve()), "student": student or f"teacher truncated to {student_layers} layers",
@@ -150,7 +151,7 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
         "accuracy_retained": round(s_acc / t_acc, 4) if t_acc and s_acc is not None else None,
         "teacher_layers": n_layers, "student_layers": _layers(out),
     }
-    write_json(out / "metrics.json", metrics)
+    write_json(out / METRICS_FILE, metrics)
     return out
 
 

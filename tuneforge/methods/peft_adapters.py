@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import TuneforgeError
+from ..rundir import CONFIG_FILE, LABELS_FILE
 
 PEFT_METHODS = ("lora", "ia3")
 ADAPTER_DIR = "adapter"  # RUN/adapter/: adapter_model.safetensors + adapter_config.json
@@ -149,8 +150,8 @@ def load_adapter_model(run_dir: str | Path):
     if not (run_dir / ADAPTER_DIR / "adapter_config.json").is_file():
         raise TuneforgeError(f"{run_dir} holds no PEFT adapter", where=str(run_dir / ADAPTER_DIR),
                              fix="train with train.method=lora or ia3, or load the run with tuneforge.rundir.load_run")
-    cfg = load_config(run_dir / "config.yaml")
-    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
+    cfg = load_config(run_dir / CONFIG_FILE)
+    labels = json.loads((run_dir / LABELS_FILE).read_text(encoding="utf-8"))
     base, _ = get_task(cfg.task).build_model(resolve_backbone(cfg.backbone), labels, cfg)
     model = PeftModel.from_pretrained(base, str(run_dir / ADAPTER_DIR))
     model.eval()

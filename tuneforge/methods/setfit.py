@@ -273,10 +273,8 @@ def fit_head(model, emb: torch.Tensor, y: list[int], cfg: Config) -> None:
 def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[str], splits, report: dict,
                  bf16: bool, progress: bool = True) -> Path:
     """Both phases, then the same run directory `tuneforge.train.run.train` writes for full fine-tuning."""
-    from ..config import save_config
-    from ..evaluation.outputs import write_outputs
+    from ..evaluation.outputs import write_run
     from ..train.run import peak_rss_mb
-    from ..writing import write_json
 
     if int(os.environ.get("RANK", "0")) != 0:
         return out  # few-shot work is small: under `accelerate launch` one process trains and writes
@@ -290,12 +288,6 @@ def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[st
     emb = embed_texts(model, tokenizer, texts, cfg.train.max_length, cfg.train.eval_batch_size, bf16)
     fit_head(model, emb, y, cfg)
     runtime = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    save_config(cfg, out / "config.yaml")
-    write_json(out / "labels.json", labels)
-    write_json(out / "data_report.json", report)
     total = sum(p.numel() for p in model.parameters())
     body_trainable = sum(p.numel() for p in model.base_model.parameters() if p.requires_grad)
     trainable = body_trainable + sum(p.numel() for p in model.classifier.parameters())
@@ -316,5 +308,5 @@ def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[st
         "total_parameters": total,
         "trainable_share": round(trainable / max(1, total), 6),
     }
-    write_outputs(out, cfg, task, model, tokenizer, labels, splits, report, train_metrics, history, bf16, progress)
+    write_run(out, cfg, task, model, tokenizer, labels, splits, report, train_metrics, history, bf16, progress)
     return out

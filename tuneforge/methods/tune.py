@@ -33,6 +33,7 @@ from transformers import TrainerCallback
 from ..config import Config, TuneConfig
 from ..errors import TuneforgeError
 from .tune_space import field_type, flatten_space, set_field
+from ..rundir import METRICS_FILE
 
 
 @dataclass
@@ -200,9 +201,9 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
         except optuna.TrialPruned:
             shutil.rmtree(run_dir, ignore_errors=True)  # a stopped trial's checkpoints are of no use
             raise
-        m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        m = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
         if metric not in m.get("validation", {}):
-            raise TuneforgeError(f"the trial's metrics.json has no validation {metric}", where=str(out / "metrics.json"),
+            raise TuneforgeError(f"the trial's metrics.json has no validation {metric}", where=str(out / METRICS_FILE),
                                  fix="tuning needs a validation split")
         trial.set_user_attr("test", {k: v for k, v in m.get("test", {}).items() if k != "n"})
         trial.set_user_attr("runtime_s", m.get("train", {}).get("runtime_s"))

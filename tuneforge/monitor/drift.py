@@ -24,6 +24,7 @@ from ..evaluation.reference import (  # noqa: F401  (re-exported: drift's reader
     LENGTH_QUANTILES, MAX_REFERENCE_TEXTS, REFERENCE, REFERENCE_FORMAT, TEXT_TASKS, bin_labels, build_reference,
     example_text, length_bins, length_edges, shares, weighted_length_bins, write_reference)
 from ..store.requestlog import WindowStats  # noqa: F401  (re-exported)
+from ..rundir import CONFIG_FILE
 
 EPSILON = 1e-4  # share given to an empty bin: ln(0) is undefined, and one unseen label must not read as infinite
 
@@ -65,7 +66,7 @@ def reference_for_run(run_dir: str | Path, overwrite: bool = False) -> tuple[Pat
     ref = write_reference(run.path, run.cfg.task, run.predict, load_splits(run.cfg))
     if ref is None:
         raise TuneforgeError("no reference for this run: it has neither a validation nor a test split, or its task "
-                             f"({run.cfg.task}) does not take text", where=str(run.path / "config.yaml"),
+                             f"({run.cfg.task}) does not take text", where=str(run.path / CONFIG_FILE),
                              fix="references exist for text tasks with a validation or test split")
     return path, ref
 

@@ -28,6 +28,7 @@ from ..errors import TuneforgeError
 from ..paths import cache_dir, sha256_file
 from ..rundir import RETRAIN, check_run_files, read_metrics
 from .db import Database, open_database
+from ..rundir import LABELS_FILE, METRICS_FILE
 
 STAGES = ("none", "staging", "production", "archived")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a directory name and a URL path segment
@@ -221,13 +222,13 @@ class Registry:
         check_name(name)
         self._check_stage(stage)
         src = Path(source)
-        if not src.is_dir() or not (src / "labels.json").is_file():
+        if not src.is_dir() or not (src / LABELS_FILE).is_file():
             raise TuneforgeError(f"{src} is not a run or export directory (no labels.json)", where=str(src),
                                  fix="point at the output_dir of `tuneforge train` or of `tuneforge export`")
         from ..export.load import REEXPORT, is_export, read_info  # here: tuneforge.export imports torch
         # A damaged directory is refused here, not found out when a server tries to load it.
         check_run_files(src, REEXPORT if is_export(src) else RETRAIN)
-        metrics = read_metrics(src) if (src / "metrics.json").is_file() else {}
+        metrics = read_metrics(src) if (src / METRICS_FILE).is_file() else {}
         if is_export(src):  # an export directory: its size, speed and accuracy against fp32
             metrics["export"] = read_info(src)
         incoming = self.root / ".incoming"

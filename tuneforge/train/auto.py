@@ -45,6 +45,9 @@ def choose_epochs(cfg: Config, n_train: int, world_size: int = 1) -> Choice | No
     t = cfg.train
     if t.epochs is not None:
         return None
+    if t.method == "setfit":  # SetFit counts passes over its pairs (setfit.epochs); train.epochs is unused
+        t.epochs = DEFAULT_EPOCHS
+        return None
     per_epoch = steps_per_epoch(cfg, n_train, world_size)
     need = t.min_steps / per_epoch
     if need <= DEFAULT_EPOCHS:

@@ -12,10 +12,11 @@ import shutil
 import time
 from pathlib import Path
 
-from ..config import Config, save_config
+from ..config import Config
 from ..errors import TuneforgeError
 from ..tasks.base import Task, get_task, use_bf16
-from ..writing import check_output_dir, write_json
+from ..rundir import METRICS_FILE
+from ..writing import check_output_dir
 
 CHECKPOINTS = "checkpoints"
 
@@ -106,7 +107,7 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks
 def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, verbosity: str) -> Path:
     from transformers import set_seed
 
-    from ..evaluation.outputs import write_outputs
+    from ..evaluation.outputs import write_run
 
     out = Path(cfg.output_dir)
     # Before any data is read or model trained (SetFit included): an output_dir that is a file, under a
@@ -114,7 +115,7 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     check_output_dir(out, "output_dir")
     existing = [p.name for p in out.iterdir()] if out.is_dir() else []
     if existing and not overwrite:
-        if "metrics.json" in existing:
+        if METRICS_FILE in existing:
             raise TuneforgeError(f"{out} already holds a finished run", where="output_dir",
                                  fix="choose another output_dir, or pass --overwrite to replace it")
         if existing != [CHECKPOINTS]:  # only an interrupted run's checkpoints may be resumed into
@@ -161,10 +162,6 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
         return out  # one process writes the run directory
     if peft_adapters.is_peft(cfg):  # RUN/adapter/ + the merged model as the run's ordinary weights
         model = trainer.model = peft_adapters.save_adapter_and_merge(trainer.model, out)
-    trainer.save_model(str(out))  # weights (safetensors), HF config, tokenizer
-    save_config(cfg, out / "config.yaml")
-    write_json(out / "labels.json", labels)
-    write_json(out / "data_report.json", report)
     eval_s = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
     seen = result.metrics.get("train_samples_per_second", 0.0) * result.metrics.get("train_runtime", 0.0)
     train_metrics = {
@@ -182,12 +179,11 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
         "processes": trainer.args.world_size,
         "resumed_from": resume,
         "method": cfg.train.method,
-        "auto_choices": report.get("auto_choices", []),  # what the data decided (train/auto.py)
         "trainable_parameters": n_trainable,
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "trainable_share": round(n_trainable / max(1, sum(p.numel() for p in model.parameters())), 6),
     }
-    write_outputs(out, cfg, task, trainer.model, tokenizer, labels, splits, report, train_metrics,
-                  trainer.state.log_history, bf16, progress)
+    write_run(out, cfg, task, trainer.model, tokenizer, labels, splits, report, train_metrics,
+              trainer.state.log_history, bf16, progress)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: the best weights are saved above
     return out
