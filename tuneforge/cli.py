@@ -103,7 +103,7 @@ def cmd_evaluate(a) -> int:
                             run.cfg.train.eval_batch_size, run.bf16, progress=not a.quiet)
     print(res["report"])
     dropped = dict(stats.dropped)
-    out = headline(run.cfg.task, res["metrics"]) | ({"dropped": dropped} if dropped else {})
+    out = headline(run.task, res["metrics"]) | ({"dropped": dropped} if dropped else {})
     print(json.dumps(out, indent=2))
     if a.output:
         atomic_write(a.output, json.dumps(out, indent=2))

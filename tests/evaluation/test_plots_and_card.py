@@ -23,8 +23,9 @@ def test_confusion_and_learning_curve_png(tmp_path):
 def test_majority_baseline():
     train = [TextExample("a", "x"), TextExample("b", "x"), TextExample("c", "y")]
     test = [TextExample("d", "x"), TextExample("e", "y"), TextExample("f", "y"), TextExample("g", "y")]
-    assert majority_baseline("text-classification", train, test) == {"label": "x", "accuracy": 0.25}
-    assert majority_baseline("token-classification", train, test) is None
+    from tuneforge.tasks.base import get_task
+    assert majority_baseline(get_task("text-classification"), train, test) == {"label": "x", "accuracy": 0.25}
+    assert majority_baseline(get_task("token-classification"), train, test) is None  # per-token: no single label
 
 
 def test_card_has_metrics_data_and_usage(tmp_path):

@@ -66,3 +66,14 @@ def test_missing_pooler_starts_at_identity_and_keeps_a_trained_one(tiny_sp_bert,
     saved.save_pretrained(with_pooler)
     model, fresh = task.build_model(str(with_pooler), ["a", "b"], Config())
     assert torch.equal(model.bert.pooler.dense.weight, saved.pooler.dense.weight)
+
+
+def test_each_task_declares_what_the_layers_above_ask_it():
+    """Evaluation, export and the automatic choices read these instead of testing the task's name."""
+    from tuneforge.tasks.base import get_task
+    for name in ("text-classification", "token-classification", "image-classification"):
+        task = get_task(name)
+        assert task.metric_for_best in task.headline_metrics, name
+    text, ner, image = (get_task(n) for n in ("text-classification", "token-classification", "image-classification"))
+    assert text.single_label and image.single_label and not ner.single_label
+    assert text.takes_text and ner.takes_text and not image.takes_text

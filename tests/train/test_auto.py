@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tuneforge.config import Config, load_config
+from tuneforge.tasks.base import get_task
 from tuneforge.train import auto
 from tuneforge.train.trainer import FlooredEarlyStopping, GroupedLRTrainer
 
@@ -47,19 +48,19 @@ def test_max_length_covers_most_texts_within_the_backbone_limit():
 
 
 def test_a_tiny_class_turns_on_class_weights_and_balanced_data_does_not():
+    text, ner = get_task("text-classification"), get_task("token-classification")
     cfg = cfg_with(method="full")
-    c = auto.choose_class_weight(cfg, ["a"] * 90 + ["b"] * 10)
+    c = auto.choose_class_weight(cfg, text, ["a"] * 90 + ["b"] * 10)
     assert cfg.train.class_weight == "balanced" and "smallest 10" in c.why
     assert auto.class_weights(cfg, ["a"] * 90 + ["b"] * 10, ["a", "b"]) == pytest.approx([100 / 180, 100 / 20])
     even = cfg_with(method="full")
-    auto.choose_class_weight(even, ["a"] * 50 + ["b"] * 40)
+    auto.choose_class_weight(even, text, ["a"] * 50 + ["b"] * 40)
     assert even.train.class_weight == "none" and auto.class_weights(even, ["a", "b"], ["a", "b"]) is None
-    ner = cfg_with(method="full")
-    ner.task = "token-classification"
-    auto.choose_class_weight(ner, ["a"] * 90 + ["b"])
-    assert ner.train.class_weight == "none"
+    ner_cfg = cfg_with(method="full")
+    auto.choose_class_weight(ner_cfg, ner, ["a"] * 90 + ["b"])
+    assert ner_cfg.train.class_weight == "none"  # per-token loss: not weighted per class
     given = cfg_with(method="full", class_weight="none")
-    assert auto.choose_class_weight(given, ["a"] * 90 + ["b"] * 10) is None and given.train.class_weight == "none"
+    assert auto.choose_class_weight(given, text, ["a"] * 90 + ["b"] * 10) is None and given.train.class_weight == "none"
 
 
 def test_a_tiny_validation_split_doubles_patience():

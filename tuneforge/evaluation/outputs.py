@@ -21,15 +21,13 @@ def evaluate_examples(task, model, tokenizer, labels, examples, cfg: Config, bf1
                          bf16, progress)
 
 
-def headline(task_name: str, metrics: dict) -> dict:
-    keys = (("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
-            if task_name == "token-classification" else ("accuracy", "macro_f1"))
-    return {k: round(metrics[k], 4) for k in keys if k in metrics} | {"n": metrics.get("n")}
+def headline(task, metrics: dict) -> dict:
+    return {k: round(metrics[k], 4) for k in task.headline_metrics if k in metrics} | {"n": metrics.get("n")}
 
 
-def majority_baseline(task_name: str, train, test) -> dict | None:
+def majority_baseline(task, train, test) -> dict | None:
     """What always answering the most common training label scores on test: the floor to beat."""
-    if task_name not in ("text-classification", "image-classification") or not test:
+    if not task.single_label or not test:
         return None
     from collections import Counter
     top = Counter(e.label for e in train).most_common(1)[0][0]
@@ -51,20 +49,20 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
         if not ex:
             continue
         res = evaluate_examples(task, model, tokenizer, labels, ex, cfg, bf16, progress)
-        metrics[name] = headline(cfg.task, res["metrics"]) | {
+        metrics[name] = headline(task, res["metrics"]) | {
             k: v for k, v in res["metrics"].items() if k == "truncated_words"}
         sections.append(f"== {name} ({len(ex)} examples) ==\n{res['report']}")
         if name == "test":
             kinds = res.get("confusion_labels", labels)
-            title = "Test confusion (entity type per word)" if cfg.task == "token-classification" else "Test confusion"
+            title = "Test confusion" if task.single_label else "Test confusion (entity type per word)"
             confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
             write_predictions(out / PREDICTIONS_FILE, res["predictions"])
             if "worst_mistakes" in res:  # tasks with inputs to show (images): their most confident errors
                 mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
-    base = majority_baseline(cfg.task, splits.train, splits.test)
+    base = majority_baseline(task, splits.train, splits.test)
     if base:
         metrics["baseline_majority"] = base
-    if cfg.task == "text-classification" and cfg.train.baseline:
+    if task.single_label and task.takes_text and cfg.train.baseline:
         from .baseline import beaten, tfidf_baseline
         metrics["baseline_tfidf"] = tb = tfidf_baseline(splits.train, splits.validation, splits.test, labels,
                                                         cfg.train.seed)
@@ -76,7 +74,7 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
         tb["beaten_on_validation"] = beaten(metrics)
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
     # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.
-    if cfg.task != "image-classification":  # the drift reference measures texts (lengths, chars)
+    if task.takes_text:  # the drift reference measures texts (lengths, chars)
         write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
                                                                  cfg.train.eval_batch_size, bf16), splits)
     write_json(out / LOG_HISTORY_FILE, log_history)

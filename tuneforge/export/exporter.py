@@ -74,8 +74,9 @@ def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
     return res["metrics"], len(examples) / (time.perf_counter() - t0)
 
 
-def _headline(task_name: str, metrics: dict) -> dict:
-    keys = ("entity_f1",) if task_name == "token-classification" else ("accuracy", "macro_f1")
+def _headline(task, metrics: dict) -> dict:
+    # the selection metric, plus accuracy where the task reports one (token accuracy is not compared)
+    keys = [k for k in task.headline_metrics if k in (task.metric_for_best, "accuracy")]
     return {k: round(float(metrics[k]), 6) for k in keys}
 
 
@@ -112,7 +113,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     target = Path(output) if output else run_path / "exports" / fmt
     _check_request(run_path, fmt, target, overwrite, max_drop)
     ref = load_run(run_path)  # raises 'not a finished tuneforge run' for anything else
-    if ref.cfg.task == "image-classification":  # every format here traces a tokenizer-fed text graph
+    if not ref.task.takes_text:  # every format here traces a tokenizer-fed text graph
         raise TuneforgeError("exports are built for text models; an image run is served from its run directory",
                              where=str(run_path), fix=f"register the run itself: tuneforge registry add NAME {run_path}")
     split, examples = _reference_examples(ref.cfg)
@@ -127,7 +128,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
         # The two timed passes run back to back, after the (CPU-heavy) export, so both see the same machine.
         fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
         exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
-        a, b = _headline(ref.cfg.task, fp32_metrics), _headline(ref.cfg.task, exp_metrics)
+        a, b = _headline(ref.task, fp32_metrics), _headline(ref.task, exp_metrics)
         delta = {k: round((b[k] - a[k]) * 100, 4) for k in a}  # in points (percentage points)
         refused = -delta[main] > max_drop
         if refused and not force:

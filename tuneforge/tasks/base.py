@@ -65,6 +65,10 @@ def autocast(enabled: bool):
 class Task:
     name: str = ""
     metric_for_best: str = ""  # key in compute_metrics' output
+    # What a task declares so the layers above need not test its name (spaCy's components declare their scores):
+    headline_metrics: tuple[str, ...] = ()  # the scores metrics.json, the card and export comparisons report
+    single_label: bool = False  # one label per input: a majority baseline and class weighting apply
+    takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
     model_class: Any = None  # an AutoModelFor... class
     defaults: TaskDefaults
 

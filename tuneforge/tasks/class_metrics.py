@@ -17,6 +17,9 @@ def accuracy_macro_f1(y_true, y_pred, n_labels: int) -> dict:
 class ClassificationMetrics:
     """Mixin for a Task whose model outputs one logit per class."""
 
+    headline_metrics = ("accuracy", "macro_f1")
+    single_label = True
+
     def compute_metrics(self, labels: list[str]):
         def fn(pred):
             return accuracy_macro_f1(np.asarray(pred.label_ids).reshape(-1), np.asarray(pred.predictions).reshape(-1),

@@ -51,6 +51,7 @@ def entities(tags: list[str]) -> list[tuple[str, int, int]]:
 @register_task("token-classification")
 class TokenClassificationTask(Task):
     metric_for_best = "entity_f1"
+    headline_metrics = ("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
     # Measured on MSRA with multilingual-e5-small (BENCHMARKS.md; ../shared/ASSETS.md's probe): the
     # top layers of a contrastive sentence encoder are the worst for tokens, one shared rate leaves
     # NER on the all-'O' plateau, and dropout slows escape from it.

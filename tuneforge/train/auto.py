@@ -78,9 +78,9 @@ def choose_max_length(cfg: Config, train_lengths: list[int], limit: int | None) 
     return Choice("train.max_length", chosen, why)
 
 
-def choose_class_weight(cfg: Config, train_labels: list[str]) -> Choice | None:
+def choose_class_weight(cfg: Config, task, train_labels: list[str]) -> Choice | None:
     t = cfg.train
-    if cfg.task not in ("text-classification", "image-classification") or t.method == "setfit":
+    if not task.single_label or t.method == "setfit":
         if t.class_weight == "auto":
             t.class_weight = "none"  # NER's per-token loss and SetFit's pairs are not weighted per class
         return None
@@ -129,7 +129,7 @@ def resolve_auto(cfg: Config, task, splits, lengths: dict, requested_method: str
     choices = [method_choice(cfg, requested_method, train_labels),
                choose_max_length(cfg, lengths.get("train", []), limit),
                choose_epochs(cfg, len(splits.train), world_size),
-               choose_class_weight(cfg, train_labels) if train_labels else None,
+               choose_class_weight(cfg, task, train_labels) if train_labels else None,
                choose_patience(cfg, labels_of(splits.validation)) if train_labels else None]
     if cfg.train.class_weight == "auto":
         cfg.train.class_weight = "none"
