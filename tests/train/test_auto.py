@@ -47,6 +47,18 @@ def test_max_length_covers_most_texts_within_the_backbone_limit():
     assert auto.choose_max_length(given, [2000] * 10, limit=512) is None and given.train.max_length == 64
 
 
+def test_setfit_caps_the_length_because_it_encodes_each_text_many_times():
+    setfit = cfg_with(method="setfit")
+    c = auto.choose_max_length(setfit, [2000] * 10, limit=512)
+    assert setfit.train.max_length == auto.SETFIT_LENGTH_CAP and "setfit's cap" in c.why
+    short = cfg_with(method="setfit")
+    auto.choose_max_length(short, [100] * 10, limit=512)
+    assert short.train.max_length == 128  # below the cap the data decides, as for full tuning
+    full = cfg_with(method="full")
+    auto.choose_max_length(full, [2000] * 10, limit=512)
+    assert full.train.max_length == 512
+
+
 def test_a_tiny_class_turns_on_class_weights_and_balanced_data_does_not():
     text, ner = get_task("text-classification"), get_task("token-classification")
     cfg = cfg_with(method="full")

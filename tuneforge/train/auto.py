@@ -22,6 +22,11 @@ DEFAULT_EPOCHS = 3.0
 IMBALANCE_RATIO = 3.0  # largest / smallest training class at or above which the loss is class-weighted
 LENGTH_QUANTILE = 0.95
 LENGTH_FLOOR, LENGTH_STEP = 64, 32
+# SetFit encodes every text about 2·R = 40 times (its sampled pairs), so its cost grows with length far faster
+# than full tuning's: 111 spam mails at 512 tokens ran 40 minutes at 10.9 GB without finishing its pair phase on
+# 2 cores. Sentence encoders are trained on short inputs (all-MiniLM-L6-v2 truncates at 256 word pieces), so a
+# longer window buys SetFit little; the cap is recorded in the choice's reason.
+SETFIT_LENGTH_CAP = 256
 # Validation below these sizes gives a noisy score per evaluation: patience is doubled.
 TINY_VALIDATION, TINY_VALIDATION_CLASS = 100, 5
 
@@ -66,6 +71,10 @@ def choose_max_length(cfg: Config, train_lengths: list[int], limit: int | None) 
             t.max_length = 128  # no texts to measure (images): the field is unused, keep the old default
         return None
     limit = limit if isinstance(limit, int) and 0 < limit <= 100_000 else 512
+    capped_by = f"the backbone's limit of {limit}"
+    if t.method == "setfit" and limit > SETFIT_LENGTH_CAP:
+        limit, capped_by = SETFIT_LENGTH_CAP, (f"{SETFIT_LENGTH_CAP}, setfit's cap (it encodes each text ~40 times "
+                                               f"in its pairs)")
     ordered = sorted(train_lengths)
     q = ordered[min(len(ordered) - 1, int(LENGTH_QUANTILE * len(ordered)))]
     chosen = min(limit, max(LENGTH_FLOOR, LENGTH_STEP * math.ceil(q / LENGTH_STEP)))
@@ -74,7 +83,7 @@ def choose_max_length(cfg: Config, train_lengths: list[int], limit: int | None) 
     why = (f"{LENGTH_QUANTILE:.0%} of the {len(ordered)} training texts have at most {q} tokens; "
            f"{cut} ({cut / len(ordered):.1%}) are longer and truncated")
     if chosen == limit and q > limit:
-        why += f" at the backbone's limit of {limit}"
+        why += f" at {capped_by}"
     return Choice("train.max_length", chosen, why)
 
 
