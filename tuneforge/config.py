@@ -22,6 +22,9 @@ from .errors import TuneforgeError
 TASKS = ("text-classification", "token-classification", "image-classification")
 TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
 # How the body is tuned. "auto" = full fine-tuning, or setfit below a per-class count (tuneforge.methods.setfit).
+# Every other name is a registered method (tuneforge.methods.registry; tests/methods/test_registry.py keeps the
+# two lists in agreement), except the refused ones, named here so the refusal can explain itself.
+REFUSED_METHODS = ("prefix", "prompt")
 METHODS = ("auto", "full", "lora", "prefix", "prompt", "ia3", "setfit")
 POOLINGS = ("auto", "cls", "mean")
 # Adversarial training on the word-embedding output (tuneforge.train.adversarial).
@@ -501,7 +504,7 @@ def validate(cfg: Config) -> None:
 
 def _validate_peft(cfg: Config, bad) -> None:
     p, method = cfg.peft, cfg.train.method
-    if method in ("prefix", "prompt"):
+    if method in REFUSED_METHODS:
         # Their virtual tokens are extra inputs, not weights: nothing can merge them into the plain model that
         # predict, evaluate, export and serve load, so those would silently answer without them. (PEFT's
         # prompt tuning also returns logits for the virtual tokens, misaligned with NER labels.)

@@ -57,16 +57,6 @@ def _pooling_note(cfg) -> str:
     return ", sentence vector: the [CLS] pooler"
 
 
-def _peft_note(cfg: Config) -> str:
-    """PEFT runs: which adapter trained, and that the weights here already include it."""
-    if cfg.train.method not in ("lora", "ia3"):
-        return ""
-    p = cfg.peft
-    what = f"LoRA r={p.r}, alpha={p.alpha:g}" if cfg.train.method == "lora" else "IA3"
-    return (f", train.method={cfg.train.method} ({what} on {', '.join(p.target_modules or [])} plus the head; "
-            f"the adapter is in `adapter/`, merged into the weights here)")
-
-
 def _image_parts(cfg: Config) -> dict:
     """The lines that differ for image-classification runs (inputs are images, not texts)."""
     im, o = cfg.image, cfg.output_dir
@@ -133,7 +123,7 @@ where errors fall and how training went; `test_predictions.jsonl` lists every te
   body lr {t.learning_rate}, head lr {t.head_learning_rate}, weight decay {t.weight_decay},
   warm-up {t.warmup_ratio:.0%} then linear decay, {shape}, seed {t.seed},
   bf16 autocast: {tr.get('bf16')}{body}{_pooling_note(cfg)}.
-- trainable parameters: {tr.get('trainable_parameters', 0):,} of {tr.get('total_parameters', 0):,} ({share:.1%}){_peft_note(cfg)}.
+- trainable parameters: {tr.get('trainable_parameters', 0):,} of {tr.get('total_parameters', 0):,} ({share:.1%}){tr.get('method_note', '')}.
 - {tr.get('samples_per_second')} samples/s, {tr.get('runtime_s')} s wall time, peak RSS
   {tr.get('peak_rss_mb')} MB.
 

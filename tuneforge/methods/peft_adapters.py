@@ -20,8 +20,8 @@ from pathlib import Path
 from ..config import Config
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE, LABELS_FILE
+from .registry import MethodSpec, register_method
 
-PEFT_METHODS = ("lora", "ia3")
 ADAPTER_DIR = "adapter"  # RUN/adapter/: adapter_model.safetensors + adapter_config.json
 # Body (= adapter) learning rate when train.learning_rate is unset. Only ~1% of the weights move and LoRA's B
 # starts at zero, so the full-fine-tuning rate (1e-4) leaves the adapter nearly idle in 3 epochs. Measured
@@ -36,14 +36,6 @@ DEFAULT_LEARNING_RATES = {"lora": 1e-3, "ia3": 3e-3}
 # pooler, which is the head's when tuneforge initialised it (see _head_modules).
 LORA_ALL_LINEAR = {t: ["query", "key", "value", "output.dense", "intermediate.dense"]
                    for t in ("bert", "roberta", "xlm-roberta", "electra")}
-
-
-def is_peft(cfg: Config) -> bool:
-    return cfg.train.method in PEFT_METHODS
-
-
-def default_learning_rate(method: str, task_default: float) -> float:
-    return DEFAULT_LEARNING_RATES.get(method, task_default)
 
 
 def default_target_modules(method: str, model_type: str, pretrained_pooler: bool = False) -> list[str]:
@@ -156,3 +148,21 @@ def load_adapter_model(run_dir: str | Path):
     model = PeftModel.from_pretrained(base, str(run_dir / ADAPTER_DIR))
     model.eval()
     return model
+
+
+def describe(cfg: Config) -> str:
+    """The card's words: which adapter trained, and that the saved weights already include it."""
+    p = cfg.peft
+    what = f"LoRA r={p.r}, alpha={p.alpha:g}" if cfg.train.method == "lora" else "IA3"
+    return (f", train.method={cfg.train.method} ({what} on {', '.join(p.target_modules or [])} plus the head; "
+            f"the adapter is in `{ADAPTER_DIR}/`, merged into the weights here)")
+
+
+for _name, _summary in (("lora", "trains a low-rank adapter on the frozen body (settings under peft:) plus the head, "
+                                 "merged into the saved weights"),
+                        ("ia3", "trains IA3 scaling vectors on the frozen body plus the head, merged into the saved "
+                                "weights")):
+    # image-classification is refused by config.validate (its EfficientNet body has no PEFT defaults here)
+    register_method(MethodSpec(name=_name, summary=_summary, tasks=("text-classification", "token-classification"),
+                               learning_rate=DEFAULT_LEARNING_RATES[_name], wrap=wrap_model,
+                               finish=save_adapter_and_merge, describe=describe))

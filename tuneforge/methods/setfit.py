@@ -25,12 +25,12 @@ import os
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import torch
 
 from ..config import Config
 from ..errors import TuneforgeError
+from .registry import Fitted, MethodSpec, register_method
 
 # `train.method: auto` picks setfit when the training set has fewer examples per class (on average) than
 # this, full fine-tuning otherwise. Measured by `benchmarks/fewshot_polarity.py` (polarity, minilm-l6, the same
@@ -270,14 +270,14 @@ def fit_head(model, emb: torch.Tensor, y: list[int], cfg: Config) -> None:
 
 # ---------------------------------------------------------------- the run
 
-def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[str], splits, report: dict,
-                 bf16: bool, progress: bool = True) -> Path:
-    """Both phases, then the same run directory `tuneforge.train.run.train` writes for full fine-tuning."""
-    from ..evaluation.outputs import write_run
+def fit(cfg: Config, task, model, tokenizer, labels: list[str], splits, bf16: bool,
+        progress: bool = True) -> Fitted | None:
+    """Both phases; the train layer writes the same run directory as for full fine-tuning. None on the
+    processes other than the first under `accelerate launch`: few-shot work is small, one process trains."""
     from ..train.run import peak_rss_mb
 
     if int(os.environ.get("RANK", "0")) != 0:
-        return out  # few-shot work is small: under `accelerate launch` one process trains and writes
+        return None
     index = {l: i for i, l in enumerate(labels)}
     texts = [e.text for e in splits.train]
     y = [index[e.label] for e in splits.train]
@@ -308,5 +308,10 @@ def train_setfit(cfg: Config, out: Path, task, model, tokenizer, labels: list[st
         "total_parameters": total,
         "trainable_share": round(trainable / max(1, total), 6),
     }
-    write_run(out, cfg, task, model, tokenizer, labels, splits, report, train_metrics, history, bf16, progress)
-    return out
+    return Fitted(model, train_metrics, history)
+
+
+register_method(MethodSpec(
+    name="setfit", summary="contrastive few-shot tuning of the sentence encoder on sampled pairs, then a light head "
+                           "(settings under setfit:)",
+    tasks=("text-classification",), learning_rate=DEFAULT_LEARNING_RATE, fit=fit))

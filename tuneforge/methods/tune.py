@@ -32,8 +32,9 @@ from transformers import TrainerCallback
 
 from ..config import Config, TuneConfig
 from ..errors import TuneforgeError
-from .tune_space import field_type, flatten_space, set_field
 from ..rundir import METRICS_FILE
+from .registry import METHODS
+from .tune_space import field_type, flatten_space, set_field
 
 
 @dataclass
@@ -93,10 +94,10 @@ def baseline_params(cfg: Config, space: dict) -> dict:
     that is worse on validation than it. A key left to its task default (None) takes that default (the body
     and head learning rates, epochs); any other None, or a value outside the space, is sampled as usual."""
     from ..tasks.base import get_task
-    from .peft_adapters import default_learning_rate
     d = get_task(cfg.task).defaults
     from ..train.auto import DEFAULT_EPOCHS
-    filled = {"train.learning_rate": default_learning_rate(cfg.train.method, d.learning_rate),
+    method = METHODS.get(cfg.train.method)  # None for "auto", resolved only once the data is read
+    filled = {"train.learning_rate": method.default_learning_rate(d.learning_rate) if method else d.learning_rate,
               "train.head_learning_rate": d.head_learning_rate,
               # auto epochs: 3 unless the data is too small for train.min_steps; a searched epochs replaces
               # auto in every trial, so the baseline trial takes the default a large data set would get

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import TuneforgeError
+from ..methods.registry import get_method
 from ..tasks.base import Task, get_task, use_bf16
 from ..rundir import METRICS_FILE
 from ..writing import check_output_dir
@@ -44,9 +45,8 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
     from transformers import AutoConfig
     t, d = cfg.train, task.defaults
     hf = AutoConfig.from_pretrained(backbone_path)
-    if t.learning_rate is None:
-        from ..methods.peft_adapters import default_learning_rate  # LoRA & co. want a larger body rate
-        t.learning_rate = default_learning_rate(t.method, d.learning_rate)
+    if t.learning_rate is None:  # LoRA & co. want a larger body rate, SetFit a smaller one
+        t.learning_rate = get_method(t.method, cfg.task).default_learning_rate(d.learning_rate)
     if t.head_learning_rate is None:
         t.head_learning_rate = d.head_learning_rate
     n_layers = getattr(hf, "num_hidden_layers", None)
@@ -132,13 +132,17 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     train_feats = task.encode(tokenizer, splits.train, labels, max_len)
     val_feats = task.encode(tokenizer, splits.validation, labels, max_len)
     model, fresh = task.build_model(backbone_path, labels, cfg)
-    if cfg.train.method == "setfit":  # contrastive pairs + a light head: its own short loop, not the Trainer
-        from ..methods.setfit import train_setfit
-        return train_setfit(cfg, out, task, model, tokenizer, labels, splits, report, bf16, progress)
-    from ..methods import peft_adapters
-    if peft_adapters.is_peft(cfg):  # train.method lora/ia3: frozen body + adapter; the head still trains
-        model, fresh = peft_adapters.wrap_model(model, fresh, cfg)
-    n_trainable = peft_adapters.count_trainable(model)  # counted now: merging below leaves nothing trainable
+    method = get_method(cfg.train.method, cfg.task)
+    if method.fit is not None:  # its own loop instead of the Trainer (SetFit: contrastive pairs + a light head)
+        fitted = method.fit(cfg, task, model, tokenizer, labels, splits, bf16, progress)
+        if fitted is not None:  # None: not the process that writes
+            write_run(out, cfg, task, fitted.model, tokenizer, labels, splits, report,
+                      {**fitted.train_metrics, "method_note": method.card_note(cfg)}, fitted.history, bf16, progress)
+        return out
+    if method.wrap is not None:  # PEFT: frozen body + adapter; the head still trains
+        model, fresh = method.wrap(model, fresh, cfg)
+    # counted now: merging an adapter below leaves nothing trainable
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
     from .trainer import build_trainer
     ckpt_dir = out / CHECKPOINTS
@@ -160,8 +164,8 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     runtime = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
         return out  # one process writes the run directory
-    if peft_adapters.is_peft(cfg):  # RUN/adapter/ + the merged model as the run's ordinary weights
-        model = trainer.model = peft_adapters.save_adapter_and_merge(trainer.model, out)
+    if method.finish is not None:  # PEFT: RUN/adapter/ + the merged model as the run's ordinary weights
+        model = trainer.model = method.finish(trainer.model, out)
     eval_s = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
     seen = result.metrics.get("train_samples_per_second", 0.0) * result.metrics.get("train_runtime", 0.0)
     train_metrics = {
@@ -179,6 +183,7 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
         "processes": trainer.args.world_size,
         "resumed_from": resume,
         "method": cfg.train.method,
+        "method_note": method.card_note(cfg),
         "trainable_parameters": n_trainable,
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "trainable_share": round(n_trainable / max(1, sum(p.numel() for p in model.parameters())), 6),

@@ -1,0 +1,43 @@
+"""The method registry: the lists that must agree do, and a run asks the spec, not the method's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuneforge import config
+from tuneforge.errors import TuneforgeError
+from tuneforge.methods.registry import METHODS, MethodSpec, get_method, register_method
+from tuneforge.tasks.base import TASK_REGISTRY, get_task
+
+
+def test_config_names_exactly_the_registered_methods_plus_auto_and_the_refused():
+    assert set(config.METHODS) == set(METHODS) | {"auto"} | set(config.REFUSED_METHODS)
+    assert not set(config.REFUSED_METHODS) & set(METHODS)
+
+
+def test_every_method_trains_only_registered_tasks_and_says_what_it_does():
+    for name in config.TASKS:
+        get_task(name)  # registers it (image-classification's module is imported on demand)
+    for spec in METHODS.values():
+        assert spec.summary and spec.name in config.TrainConfig.__dataclass_fields__["method"].metadata["help"]
+        assert spec.tasks is None or set(spec.tasks) <= set(TASK_REGISTRY)
+
+
+def test_a_method_that_does_not_train_the_task_is_refused_naming_the_key():
+    with pytest.raises(TuneforgeError, match="does not train token-classification") as e:
+        get_method("setfit", "token-classification")
+    assert e.value.where == "train.method" and "full" in e.value.fix
+    with pytest.raises(TuneforgeError, match="no registered method"):
+        get_method("auto")  # auto is resolved from the data before a spec is asked for
+    assert get_method("full", "image-classification").fit is None
+
+
+def test_a_name_registers_once():
+    with pytest.raises(ValueError, match="already registered"):
+        register_method(MethodSpec(name="full", summary="again", tasks=None))
+
+
+def test_default_learning_rates_come_from_the_spec():
+    assert get_method("lora").default_learning_rate(1e-4) == 1e-3
+    assert get_method("setfit").default_learning_rate(1e-4) == 2e-5
+    assert get_method("full").default_learning_rate(1e-4) == 1e-4
