@@ -6,7 +6,7 @@ import pytest
 
 from tuneforge import config
 from tuneforge.errors import TuneforgeError
-from tuneforge.methods.registry import METHODS, MethodSpec, get_method, register_method
+from tuneforge.methods.registry import METHODS, MethodSpec, get_method, method_of, register_method
 from tuneforge.tasks.base import TASK_REGISTRY, get_task
 
 
@@ -30,6 +30,14 @@ def test_a_method_that_does_not_train_the_task_is_refused_naming_the_key():
     with pytest.raises(TuneforgeError, match="no registered method"):
         get_method("auto")  # auto is resolved from the data before a spec is asked for
     assert get_method("full", "image-classification").fit is None
+
+
+def test_image_classification_keeps_auto_and_trains_with_the_full_loop():
+    cfg = config.Config(task="image-classification")
+    assert cfg.train.method == "auto" and method_of(cfg).name == "full"
+    cfg.train.method = "setfit"
+    with pytest.raises(TuneforgeError, match="does not train image-classification"):
+        method_of(cfg)
 
 
 def test_a_name_registers_once():

@@ -78,5 +78,12 @@ def get_method(name: str, task: str | None = None) -> MethodSpec:
     return spec
 
 
+def method_of(cfg: Config) -> MethodSpec:
+    """The spec of the method a resolved config trains with. Only image-classification keeps `auto` past
+    resolve_method: it means the Trainer's full loop there, and its task freezes the body itself under
+    image.linear_probe."""
+    return get_method("full" if cfg.train.method == "auto" else cfg.train.method, cfg.task)
+
+
 register_method(MethodSpec(
     name="full", summary="fine-tunes every weight of the backbone and the new head with the Trainer", tasks=None))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import TuneforgeError
-from ..methods.registry import get_method
+from ..methods.registry import method_of
 from ..tasks.base import Task, get_task, use_bf16
 from ..rundir import METRICS_FILE
 from ..writing import check_output_dir
@@ -46,7 +46,7 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
     t, d = cfg.train, task.defaults
     hf = AutoConfig.from_pretrained(backbone_path)
     if t.learning_rate is None:  # LoRA & co. want a larger body rate, SetFit a smaller one
-        t.learning_rate = get_method(t.method, cfg.task).default_learning_rate(d.learning_rate)
+        t.learning_rate = method_of(cfg).default_learning_rate(d.learning_rate)
     if t.head_learning_rate is None:
         t.head_learning_rate = d.head_learning_rate
     n_layers = getattr(hf, "num_hidden_layers", None)
@@ -132,7 +132,7 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     train_feats = task.encode(tokenizer, splits.train, labels, max_len)
     val_feats = task.encode(tokenizer, splits.validation, labels, max_len)
     model, fresh = task.build_model(backbone_path, labels, cfg)
-    method = get_method(cfg.train.method, cfg.task)
+    method = method_of(cfg)
     if method.fit is not None:  # its own loop instead of the Trainer (SetFit: contrastive pairs + a light head)
         fitted = method.fit(cfg, task, model, tokenizer, labels, splits, bf16, progress)
         if fitted is not None:  # None: not the process that writes
