@@ -146,8 +146,7 @@ def check_known_labels(run: LoadedRun, examples: list, data_path: str | Path) ->
     """Refuse, before the model runs, a labeled file with labels (NER: entity types) the run never saw:
     they cannot be scored, and 0/1 against a run trained on words is a different labeling altogether."""
     from .data.splits import labels_in
-    known = ({l[2:] for l in run.labels if l[:2] in ("B-", "I-")} if run.cfg.task == "token-classification"
-             else set(run.labels))
+    known = run.task.known_labels(run.labels)
     first: dict[str, str] = {}
     for ex in examples:
         for label in labels_in([ex]):
@@ -156,7 +155,7 @@ def check_known_labels(run: LoadedRun, examples: list, data_path: str | Path) ->
     if not first:
         return
     unknown = sorted(first)
-    kind = "entity types" if run.cfg.task == "token-classification" else "labels"
+    kind = run.task.label_kind
     where = first[unknown[0]] or str(data_path)
     raise TuneforgeError(
         f"{kind} the run never saw: {', '.join(map(repr, unknown[:10]))}{' ...' if len(unknown) > 10 else ''} "

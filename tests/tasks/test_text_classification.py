@@ -77,3 +77,22 @@ def test_each_task_declares_what_the_layers_above_ask_it():
     text, ner, image = (get_task(n) for n in ("text-classification", "token-classification", "image-classification"))
     assert text.single_label and image.single_label and not ner.single_label
     assert text.takes_text and ner.takes_text and not image.takes_text
+
+
+def test_the_validation_metrics_a_task_declares_are_what_its_trainer_reports():
+    """Tuning and pruning select on `validation_metrics`; they must be keys of compute_metrics' output."""
+    import torch
+    from transformers import EvalPrediction
+
+    from tuneforge.tasks.base import find_task, get_task
+    text, ner = get_task("text-classification"), get_task("token-classification")
+    ids = text.preprocess_logits(torch.tensor([[2.0, 0.0], [0.0, 2.0]]), None).numpy()  # what the Trainer keeps
+    got = text.compute_metrics(["a", "b"])(EvalPrediction(ids, np.array([0, 1])))
+    assert set(text.validation_metrics) <= set(got) and text.metric_for_best in text.validation_metrics
+    tags = ["O", "B-PER", "I-PER"]
+    ids = ner.preprocess_logits(torch.eye(3)[torch.tensor([[0, 1, 2, 0]])], None).numpy()  # one sentence: O B-PER I-PER O
+    got = ner.compute_metrics(tags)(EvalPrediction(ids, np.array([[0, 1, 2, 0]])))
+    assert set(ner.validation_metrics) <= set(got) and ner.metric_for_best in ner.validation_metrics
+    assert ner.known_labels(tags) == {"PER"} and text.known_labels(["a", "b"]) == {"a", "b"}
+    assert ner.label_kind == "entity types" and text.label_kind == "labels"
+    assert find_task("no-such-task") is None and find_task(None) is None

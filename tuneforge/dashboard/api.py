@@ -19,20 +19,21 @@ import binascii
 import hashlib
 import hmac
 import threading
-from contextlib import contextmanager
-from urllib.parse import quote
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import TuneforgeError
+from ..rundir import CONFIG_FILE
+from ..tasks.base import find_task
 from . import runs as runlib
 from . import sources
-from ..rundir import CONFIG_FILE
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_CHARS = 16, 2000  # the playground sends one text at a time; these bound a hand-made request
@@ -84,6 +85,11 @@ class PlaygroundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[str] | None = Field(None, description="texts for a text or NER run")
     images: list[str] | None = Field(None, description="base64 images (data: URLs accepted) for an image run")
+
+
+def _classifies_images(task_name) -> bool:
+    task = find_task(task_name)
+    return task is not None and not task.takes_text
 
 
 def _task_of(path: Path) -> str | None:
@@ -194,7 +200,7 @@ def make_router(ctx: DashboardContext, in_schema: bool = False) -> APIRouter:
     @r.post("/api/run/predict", dependencies=data)
     def run_predict(req: PlaygroundRequest, id: str = Query(...)):
         path = runlib.resolve(ctx.roots, id)
-        image = _task_of(path) == "image-classification"
+        image = _classifies_images(_task_of(path))
         inputs = req.images if image else req.texts
         if not inputs:
             raise HTTPException(422, f"send {'images (base64)' if image else 'texts'}: this run is a "
@@ -237,7 +243,7 @@ def make_router(ctx: DashboardContext, in_schema: bool = False) -> APIRouter:
                 versions = {mv.version: mv for mv in ctx.registry.list(name)}
                 v = next(iter(sorted(ctx.state.routes[name].versions())), None)
                 task = _task_of(versions[v].path) if v in versions else None
-                if task != "image-classification":  # the predict endpoint takes texts
+                if not _classifies_images(task):  # the predict endpoint takes texts
                     targets.append({"kind": "served", "id": name, "label": f"{name} (served)", "task": task,
                                     "url": f"/v1/models/{name}/predict"})
         for run_id, path in runlib.find_runs(ctx.roots).items():

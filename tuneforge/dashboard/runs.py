@@ -17,8 +17,9 @@ from pathlib import Path
 import yaml
 
 from ..errors import TuneforgeError
-from ..store.registry import NotFound
 from ..rundir import CONFIG_FILE, LABELS_FILE, LOG_HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE
+from ..store.registry import NotFound
+from ..tasks.base import find_task
 
 SKIP_DIRS = {"checkpoints", "exports", ".incoming", "__pycache__", "node_modules"}  # never runs, often large
 MAX_DEPTH = 4  # runs/<group>/<name>/... is as deep as people nest them; a deeper walk only costs time
@@ -189,11 +190,12 @@ def detail(run_id: str, path: Path) -> dict:
         raise TuneforgeError("cannot read labels.json: not a list of label names", where=str(path / LABELS_FILE),
                              fix="the run directory is damaged: train the run again")
     rows = _predictions(path)
+    task = find_task(out["task"])
     try:
-        errors = (token_errors(rows) if out["task"] == "token-classification" else classification_errors(rows, labels)) \
+        errors = (classification_errors(rows, labels) if task is None or task.single_label else token_errors(rows)) \
             if rows else None
     except (KeyError, TypeError, AttributeError) as e:  # a prediction line without the fields this tuneforge writes
         raise TuneforgeError(f"test_predictions.jsonl lacks the field {e}", where=str(path / PREDICTIONS_FILE),
                              fix="train the run again with this tuneforge version") from None
-    main = "entity_f1" if out["task"] == "token-classification" else "macro_f1"
+    main = task.metric_for_best if task else "macro_f1"
     return out | {"labels": labels, "main_metric": main, "learning_curve": learning_curve(path), "errors": errors}

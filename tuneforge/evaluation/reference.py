@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tasks.base import find_task
 from ..writing import write_json
 
 REFERENCE = "reference.json"
 REFERENCE_FORMAT = 1
 LENGTH_QUANTILES = tuple(q / 10 for q in range(1, 10))  # decile edges: each reference bin holds ~10% of the texts
-TEXT_TASKS = ("text-classification", "token-classification")  # what the server takes as input
 MAX_REFERENCE_TEXTS = 2000  # validation texts predicted for the reference: bounds the extra pass at train time
 
 
@@ -108,7 +108,8 @@ def write_reference(out: Path, task_name: str, predict, splits) -> dict | None:
     """RUN/reference.json from a run's splits (validation, else test); None (nothing written) when there is
     no such split or the task does not take text."""
     split = "validation" if splits.validation else "test" if splits.test else None
-    if split is None or task_name not in TEXT_TASKS:  # images: the request log measures texts only
+    task = find_task(task_name)
+    if split is None or task is None or not task.takes_text:  # images: the request log measures texts only
         return None
     val = [example_text(e) for e in getattr(splits, split)]
     ref = build_reference(predict, val, [example_text(e) for e in splits.train] + val, task_name, split)

@@ -18,12 +18,9 @@ import difflib
 from typing import Any, get_args, get_type_hints
 
 from ..errors import TuneforgeError
+from ..tasks.base import find_task
 
 SPEC_KEYS = ("low", "high", "log", "step", "choices")
-# Validation metrics the Trainer reports while training (what pruning sees), per task.
-METRICS = {"text-classification": ("accuracy", "macro_f1"),
-           "token-classification": ("entity_f1", "entity_precision", "entity_recall"),
-           "image-classification": ("accuracy", "macro_f1")}
 # Keys a trial must not change: where it writes, and the search itself.
 FORBIDDEN = ("output_dir", "config_path", "tune")
 
@@ -84,7 +81,8 @@ def check_tune(cfg, bad) -> None:
     t = cfg.tune
     if t.direction not in ("maximize", "minimize"):
         bad("tune.direction", f"is {t.direction!r}", "use maximize or minimize")
-    metrics = METRICS.get(cfg.task, ())
+    task = find_task(cfg.task)  # validation metrics the Trainer reports while training: what pruning sees
+    metrics = task.validation_metrics if task else ()
     if t.metric is not None and t.metric not in metrics:
         bad("tune.metric", f"is {t.metric!r}, which {cfg.task} does not report on validation",
             f"use one of: {', '.join(metrics)}")

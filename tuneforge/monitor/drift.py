@@ -12,16 +12,13 @@ conventional reading: < 0.1 no shift, 0.1-0.25 a moderate shift, > 0.25 a major 
 from __future__ import annotations
 
 import json
-import math
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..evaluation.reference import (  # noqa: F401  (re-exported: drift's readers import them from here)
-    LENGTH_QUANTILES, MAX_REFERENCE_TEXTS, REFERENCE, REFERENCE_FORMAT, TEXT_TASKS, bin_labels, build_reference,
+    LENGTH_QUANTILES, MAX_REFERENCE_TEXTS, REFERENCE, REFERENCE_FORMAT, bin_labels, build_reference,
     example_text, length_bins, length_edges, shares, weighted_length_bins, write_reference)
 from ..store.requestlog import WindowStats  # noqa: F401  (re-exported)
 from ..rundir import CONFIG_FILE

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..errors import TuneforgeError
+from ..tasks.base import find_task
 from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
@@ -256,7 +257,8 @@ class ServeState:
         lm = self.loaded.get((name, version))
         if lm is None:
             fail(503, f"{name} v{version} is not loaded yet; retry shortly")
-        image_model = getattr(getattr(lm.backend, "cfg", None), "task", None) == "image-classification"
+        task = find_task(getattr(getattr(lm.backend, "cfg", None), "task", None))
+        image_model = task is not None and not task.takes_text
         if image_model != (req.images is not None):
             fail(422, f"{name} v{version} classifies {'images' if image_model else 'texts'}: send "
                       f"{'images (base64)' if image_model else 'texts'}")

@@ -24,6 +24,14 @@ def register_task(name: str):
     return deco
 
 
+def find_task(name) -> "Task | None":
+    """get_task for a name read from a run directory, which may be damaged: None for an unknown task."""
+    try:
+        return get_task(name) if isinstance(name, str) else None
+    except KeyError:
+        return None
+
+
 def get_task(name: str) -> "Task":
     from . import text_classification, token_classification  # noqa: F401  (registration side effect)
     if name == "image-classification":  # imported only when asked for: text runs never load the image stack
@@ -69,8 +77,14 @@ class Task:
     headline_metrics: tuple[str, ...] = ()  # the scores metrics.json, the card and export comparisons report
     single_label: bool = False  # one label per input: a majority baseline and class weighting apply
     takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
+    validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
+    label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
     model_class: Any = None  # an AutoModelFor... class
     defaults: TaskDefaults
+
+    def known_labels(self, labels: list[str]) -> set[str]:
+        """The names a labeled file may use, given the run's labels (NER: the entity types of its tags)."""
+        return set(labels)
 
     # -- model ---------------------------------------------------------------------------------
     def load_processor(self, path: str):

@@ -18,6 +18,7 @@ class ClassificationMetrics:
     """Mixin for a Task whose model outputs one logit per class."""
 
     headline_metrics = ("accuracy", "macro_f1")
+    validation_metrics = ("accuracy", "macro_f1")
     single_label = True
 
     def compute_metrics(self, labels: list[str]):

@@ -52,10 +52,15 @@ def entities(tags: list[str]) -> list[tuple[str, int, int]]:
 class TokenClassificationTask(Task):
     metric_for_best = "entity_f1"
     headline_metrics = ("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
+    validation_metrics = ("entity_f1", "entity_precision", "entity_recall")
+    label_kind = "entity types"
     # Measured on MSRA with multilingual-e5-small (BENCHMARKS.md; ../shared/ASSETS.md's probe): the
     # top layers of a contrastive sentence encoder are the worst for tokens, one shared rate leaves
     # NER on the all-'O' plateau, and dropout slows escape from it.
     defaults = TaskDefaults(learning_rate=1.5e-4, head_learning_rate=3e-3, num_layers=8, dropout=0.0)
+
+    def known_labels(self, labels: list[str]) -> set[str]:
+        return {l[2:] for l in labels if l[:2] in ("B-", "I-")}
 
     @property
     def model_class(self):
