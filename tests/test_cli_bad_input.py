@@ -564,7 +564,7 @@ def test_main_turns_an_os_error_on_a_user_path_into_a_short_message(monkeypatch,
 
     def boom(a):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "x.json"))
-    monkeypatch.setattr(cli_mod, "cmd_config", boom)
+    monkeypatch.setattr(cli_mod.VERB["config"], "run", boom)
     assert cli_mod.main(["config"]) == 2
     err = capsys.readouterr().err
     assert re.search(rf"^error: {re.escape(str(tmp_path / 'x.json'))}: Permission denied", err, re.M), err
