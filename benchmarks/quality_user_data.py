@@ -28,6 +28,8 @@ is printed from every JSON in the results folder.
     .venv/bin/python benchmarks/quality_user_data.py --sizes small --quick    # one seed (42), the cheap part
     .venv/bin/python benchmarks/quality_user_data.py --sets uncertainty-en spam-en --seeds 42 43
     .venv/bin/python benchmarks/quality_user_data.py --table                  # print the table of what is stored
+    .venv/bin/python benchmarks/quality_user_data.py --sets spam-en --sizes small --quick --method full
+        # the method comparison behind train.method: auto (the arm with the method forced; tabled apart)
     # a natural arm too slow for the machine: --natural-train-limit 3000 (data.train_limit, recorded as train_limit)
 """
 
@@ -49,16 +51,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality_user_data"
 WORK = ROOT / "bench_runs" / "quality_user_data"
 
-# set: (backbone, minority class of the small size)
-# set: (backbone, minority class of the small size); cheapest first (by token lengths and training rows)
+# set: (backbone, minority class of the small size). The four whose test parts can separate two methods come
+# first, cheapest first (by token lengths and training rows): 296, ~299, ~128 and 150 test rows. spam-en and
+# reviews-de are too small for that (22 and ~16 test rows: one text moves macro-F1 by several points); they run
+# last and are reported, but the goal of four sets is judged on the first four.
 SETS = {
     "uncertainty-en": ("minilm-l6", "uncertain"),
     "reviews-nl": ("multilingual-e5-small", "negative"),
-    "spam-en": ("minilm-l6", "spam"),
-    "reviews-de": ("multilingual-e5-small", "negative"),
     "reviews-fr": ("multilingual-e5-small", "negative"),
     "reviews-en-long": ("minilm-l6", "negative"),
+    "spam-en": ("minilm-l6", "spam"),
+    "reviews-de": ("multilingual-e5-small", "negative"),
 }
+MAIN_SETS = ("uncertainty-en", "reviews-nl", "reviews-fr", "reviews-en-long")
 SIZES = ("small", "natural")
 SMALL_ROWS, MINORITY_SHARE = 300, 0.10
 
@@ -156,10 +161,17 @@ def rel(p) -> str:
     return str(p).replace(str(ROOT) + "/", "")
 
 
+def arm_name(name: str, size: str, seed: int, method: str | None) -> str:
+    return f"{name}-{size}-seed{seed}" + (f"-{method}" if method else "")
+
+
 def run_arm(name: str, size: str, seed: int, args) -> dict:
     ov, info = arm_config(name, size, seed, args.natural_train_limit)
-    run_dir = WORK / "runs" / f"{name}-{size}-seed{seed}"
-    cfg_path = WORK / "configs" / f"{name}-{size}-seed{seed}.yaml"
+    if args.method:  # the method comparison: the same arm with train.method forced instead of auto
+        ov.append(f"train.method={args.method}")
+    arm = arm_name(name, size, seed, args.method)
+    run_dir = WORK / "runs" / arm
+    cfg_path = WORK / "configs" / f"{arm}.yaml"
     write_config(ov, run_dir, cfg_path)
     if not (run_dir / "metrics.json").is_file():
         cmd = [sys.executable, "-m", "tuneforge.cli", "train", rel(cfg_path), "--quiet"]
@@ -167,7 +179,7 @@ def run_arm(name: str, size: str, seed: int, args) -> dict:
               flush=True)
         t0 = time.perf_counter()
         load0 = os.getloadavg()[0]
-        log = WORK / "logs" / f"{name}-{size}-seed{seed}.log"
+        log = WORK / "logs" / f"{arm}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") as f:
             r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -183,7 +195,7 @@ def run_arm(name: str, size: str, seed: int, args) -> dict:
     predicted = Counter(p["predicted"] for p in preds)
     tf = m.get("baseline_tfidf", {})
     return {
-        "set": name, "size": size, "seed": seed, "backbone": SETS[name][0],
+        "set": name, "size": size, "seed": seed, "backbone": SETS[name][0], "forced_method": args.method,
         "config": [rel(o) for o in ov] + [f"output_dir={rel(run_dir)}"],
         "data": info,
         "test_macro_f1": m["test"]["macro_f1"], "test_accuracy": m["test"]["accuracy"], "test_n": m["test"].get("n"),
@@ -205,7 +217,7 @@ def table(results_dir: Path) -> str:
     rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results_dir.glob("*.json"))]
     by = {}
     for r in rows:
-        by.setdefault((r["set"], r["size"]), []).append(r)
+        by.setdefault((r["set"], r["size"], r.get("forced_method") or ""), []).append(r)
 
     def ms(xs):
         xs = [x for x in xs if x is not None]
@@ -217,7 +229,8 @@ def table(results_dir: Path) -> str:
            "model − TF-IDF | single-class runs | method, epochs, max_length, class_weight | train s (mean) |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {n: i for i, n in enumerate(SETS)}
-    for (name, size), rs in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), SIZES.index(kv[0][1]))):
+    for (name, size, forced), rs in sorted(by.items(),
+                                           key=lambda kv: (order.get(kv[0][0], 99), SIZES.index(kv[0][1]), kv[0][2])):
         rs.sort(key=lambda r: r["seed"])
         diffs = [r["test_macro_f1"] - r["tfidf_test_macro_f1"] for r in rs if r["tfidf_test_macro_f1"] is not None]
         tr = rs[0]["data"].get("small_train") or rs[0]["data"]["natural_split"]["train"]
@@ -226,7 +239,8 @@ def table(results_dir: Path) -> str:
         ch = {c["key"]: c["value"] for c in rs[0]["auto_choices"]}
         auto = f"{rs[0]['method']}, {ch.get('train.epochs', '–')}, {ch.get('train.max_length', '–')}, " \
                f"{ch.get('train.class_weight', '–')}"
-        out.append(f"| {name} | {size} | {rs[0]['backbone']} | {n_train} ({tr.get(mino, 0)}) | "
+        size_cell = f"{size}, train.method={forced} forced" if forced else size
+        out.append(f"| {name} | {size_cell} | {rs[0]['backbone']} | {n_train} ({tr.get(mino, 0)}) | "
                    f"{', '.join(str(r['seed']) for r in rs)} | {ms([r['test_macro_f1'] for r in rs])} | "
                    f"{ms([r['tfidf_test_macro_f1'] for r in rs])} | {ms(diffs)} | "
                    f"{sum(r['single_class'] for r in rs)} | {auto} | "
@@ -236,10 +250,14 @@ def table(results_dir: Path) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS),
+                   help=f"default: all six; the goal is judged on {', '.join(MAIN_SETS)}")
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES)
     p.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     p.add_argument("--quick", action="store_true", help="one seed (42)")
+    p.add_argument("--method", choices=("full", "setfit"), default=None,
+                   help="force train.method (the comparison behind train.method: auto); stored as <arm>-<method>.json "
+                        "and tabled apart from the defaults")
     p.add_argument("--natural-train-limit", type=int, default=None,
                    help="cap the natural arm's training rows (data.train_limit), for a machine too slow for them")
     p.add_argument("--results", default=str(RESULTS))
@@ -257,7 +275,7 @@ def main() -> int:
     for size in args.sizes:  # every set's small arms before any natural one: the cheap part first
         for seed in seeds:
             for name in args.sets:
-                out = results / f"{name}-{size}-seed{seed}.json"
+                out = results / f"{arm_name(name, size, seed, args.method)}.json"
                 if out.is_file():
                     continue
                 if args.stop_at and time.time() > args.stop_at:
