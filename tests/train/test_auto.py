@@ -131,3 +131,19 @@ def test_an_imbalanced_small_run_writes_its_choices_down(tmp_path, tiny_bert):
     saved = load_config(out / "config.yaml")
     assert saved.train.class_weight == "balanced" and saved.train.epochs == 4.0  # the saved config shows what ran
     assert "## Automatic choices" in (out / "README.md").read_text() and m["train"]["steps"] >= 40
+
+
+def test_chinese_texts_are_measured_in_tokens_not_characters_or_words(tiny_bert):
+    """Unsegmented text has no spaces: counting words would call a 150-character review one word long and pick
+    the 64-token floor, cutting most of it. The length comes from the backbone's tokenizer (a character per
+    token for Chinese in BERT-style vocabularies)."""
+    from transformers import AutoTokenizer
+
+    from tuneforge.data.readers import TextExample
+    tok = AutoTokenizer.from_pretrained(str(tiny_bert))
+    reviews = [TextExample("这部电影的剧情非常精彩演员的表演也很自然" * 7 + str(i), "pos") for i in range(20)]  # 141 chars
+    lengths = get_task("text-classification").length_of(tok, reviews)
+    assert min(lengths) >= 141 and len(reviews[0].text.split()) == 1
+    cfg = cfg_with(method="full")
+    auto.choose_max_length(cfg, lengths, limit=512)
+    assert cfg.train.max_length == 160  # 141 characters + [CLS]/[SEP] and the digits, rounded up to 32
