@@ -1,0 +1,12 @@
+"""Typed run configuration: the schema (schema.py), reading YAML + dotted overrides (load.py) and the
+cross-field rules (checks.py). Import from here: `from tuneforge.config import Config, load_config`."""
+
+from .checks import validate
+from .load import _coerce, load_config
+from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASKS, AugmentConfig, Config,
+                     DataConfig, ImageConfig, PeftConfig, SetFitConfig, TrainConfig, TuneConfig, ZeroShotConfig,
+                     describe, save_config)
+
+__all__ = ["ADVERSARIAL", "METHODS", "POOLINGS", "REFUSED_METHODS", "TAG_SCHEMES", "TASKS", "AugmentConfig", "Config",
+           "DataConfig", "ImageConfig", "PeftConfig", "SetFitConfig", "TrainConfig", "TuneConfig", "ZeroShotConfig",
+           "_coerce", "describe", "load_config", "save_config", "validate"]
