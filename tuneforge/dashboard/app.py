@@ -67,7 +67,7 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
     key = key or secrets.token_urlsafe(24)
     ctx = DashboardContext({"runs": runs}, reg, str(monitor_db) if monitor_db else None, key=key,
                            login="open the login URL `tuneforge dashboard` printed at start (/?token=...)")
-    from ..serve.app import ErrorMessage, validation_error
+    from ..serve.http import ErrorMessage, validation_error
     app = FastAPI(title="tuneforge dashboard", version=__version__,
                   # every refusal is JSON, also from the page's route (whose success is HTML)
                   responses={"4XX": {"model": ErrorMessage, "content": {"application/json": {}},
@@ -88,7 +88,7 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
         return {"status": "ok"}
 
     _mount(app, ctx, in_schema=True)
-    from ..serve.app import BodyLimit
+    from ..serve.http import BodyLimit
     from .api import MAX_CHARS, MAX_IMAGE_BYTES, MAX_IMAGES, MAX_TEXTS
     # an oversized body is refused before it is read, as in `tuneforge serve` (the playground's own limits)
     app.add_middleware(BodyLimit, max_body=max(MAX_TEXTS * (MAX_CHARS * 6 + 8), MAX_IMAGES * MAX_IMAGE_BYTES * 4 // 3) + 4096,

@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -31,6 +30,7 @@ from ..tasks.base import find_task
 from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
+from .http import BodyLimit, ErrorMessage, validation_error
 from .metrics import Metrics
 from .options import ServeOptions  # noqa: F401  (create_app's argument)
 from ..store.registry import STAGES, Conflict, NotFound, Registry
@@ -51,11 +51,6 @@ class PredictResponse(BaseModel):
     model: str
     version: int
     predictions: list[dict]
-
-
-class ErrorMessage(BaseModel):
-    detail: str = Field(description="what is wrong and how to fix it")
-    errors: list[dict] | None = Field(None, description="for a malformed body: every validation error")
 
 
 class PromoteRequest(BaseModel):
@@ -231,7 +226,7 @@ class ServeState:
 
     async def predict(self, name: str, req: PredictRequest) -> dict:
         t0 = time.perf_counter()
-        o, m = self.opts, self.metrics
+        m = self.metrics
         route = self.routes.get(name)
 
         def fail(status: int, msg: str):
@@ -321,85 +316,6 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-CLOSE = {"Connection": "close"}  # with a 413 the body is left unread: uvicorn closes rather than drain it
-
-
-class BodyTooLarge(HTTPException):
-    """Raised from `receive` once a streamed body passes the limit. An HTTPException, so FastAPI's body
-    parsing lets it through (anything else becomes its own 400) and the app's handler answers 413."""
-
-
-class BodyLimit:
-    """413 for an oversized body, never read whole (plain ASGI: no per-request middleware overhead): with a
-    Content-Length over the limit before a byte is read; sent chunked (no Content-Length), as soon as the
-    bytes received pass the limit, the rest left unread."""
-
-    def __init__(self, app, max_body: int, why: str = "--max-texts x --max-chars"):
-        self.app, self.max_body, self.why = app, max_body, why
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for key, value in scope["headers"]:
-            if key == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
-                msg = (f"request body of {value.decode(errors='replace')} bytes is over the limit of "
-                       f"{self.max_body} bytes ({self.why})")
-                await JSONResponse({"detail": msg}, status_code=413, headers=CLOSE)(scope, receive, send)
-                return
-        received, started = 0, False
-
-        async def counted():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(413, f"request body is over the limit of {self.max_body} bytes "
-                                            f"({self.why}); refused after {received} bytes", headers=CLOSE)
-            return message
-
-        async def watched(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge as e:  # read outside FastAPI's handlers (e.g. a plain Starlette route)
-            if started:
-                raise
-            await JSONResponse({"detail": e.detail}, status_code=413, headers=CLOSE)(scope, receive, send)
-
-
-def _printable(x):
-    """A validation error as JSON can carry it: the caller's input left out (it may be huge, and a lone
-    surrogate in it cannot be encoded), any unencodable character (a key, a loc) replaced by '?'."""
-    if isinstance(x, str):
-        return x.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(x, dict):
-        return {_printable(k): _printable(v) for k, v in x.items() if k != "input"}
-    if isinstance(x, (list, tuple)):
-        return [_printable(v) for v in x]
-    return x
-
-
-def validation_error(exc: RequestValidationError) -> JSONResponse:
-    """The 422 for a malformed request: {"detail": one sentence, "errors": every validation error}."""
-    errors = _printable(jsonable_encoder(exc.errors()))
-    first = errors[0] if errors else {}
-    loc = [str(x) for x in first.get("loc", ()) if x != "body"]
-    if first.get("type") == "json_invalid":
-        msg = (f"the body is not valid JSON (at character {loc[0] if loc else '?'}: "
-               f"{first.get('ctx', {}).get('error', 'decode error')})")
-    elif first.get("type") == "model_attributes_type" and not loc:
-        # FastAPI parses JSON only when told: the usual cause is a missing header (curl -d sends a form)
-        msg = "the body must be a JSON object, sent with the header Content-Type: application/json"
-    else:
-        msg = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
-    return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
 
 
 def _admin_guard(api_key_env: str):

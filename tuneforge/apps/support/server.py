@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...errors import TuneforgeError
-from ...serve.app import _printable  # the server's: the input left out, unencodable characters replaced
+from ...serve.http import printable  # the server's: the input left out, unencodable characters replaced
 from .assistant import MAX_MESSAGE_CHARS, Assistant
 
 SESSION_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
@@ -67,7 +67,7 @@ class ChatRequest(BaseModel):
 
 
 def create_app(assistant: Assistant, api_key_env: str = "TUNEFORGE_API_KEY") -> FastAPI:
-    from ...serve.app import BodyLimit
+    from ...serve.http import BodyLimit
     api_key = os.environ.get(api_key_env, "")
     app = FastAPI(title="tuneforge support assistant",
                   responses={"4XX": {"model": ErrorMessage, "description": "the request cannot be answered: why"}},
@@ -77,7 +77,7 @@ def create_app(assistant: Assistant, api_key_env: str = "TUNEFORGE_API_KEY") -> 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         # without "input": it echoes the request, and an unpaired surrogate in it cannot be encoded as UTF-8
-        errors = _printable(jsonable_encoder(exc.errors()))
+        errors = printable(jsonable_encoder(exc.errors()))
         first = errors[0] if errors else {}
         loc = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         if first.get("type") == "json_invalid":
