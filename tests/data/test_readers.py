@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tuneforge.data.readers import detect_format, read_classification, read_conll, split_tag, to_bio
+from tuneforge.data.conll import read_conll, split_tag, to_bio
+from tuneforge.data.readers import detect_format, read_classification
 from tuneforge.errors import TuneforgeError
 
 

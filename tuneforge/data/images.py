@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TuneforgeError
-from .readers import ReadStats, TextExample, _bad_row, detect_format, read_classification
+from .readers import ReadStats, TextExample, bad_row, detect_format, read_classification
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
@@ -111,7 +111,7 @@ def _try_load(path: Path, size: int, stats: ReadStats, skip: bool, where: str) -
         return load_image(path, size, where=where)
     except TuneforgeError as e:
         reason = "image not found" if "not found" in e.what else "unreadable image"
-        _bad_row(stats, skip, reason, e.where, e.what, e.fix)
+        bad_row(stats, skip, reason, e.where, e.what, e.fix)
         return None
 
 
@@ -124,7 +124,7 @@ def read_folder(root: Path, size: int, skip_bad: bool = False) -> tuple[list[Ima
     loose = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if loose:
         stats.rows += len(loose)
-        _bad_row(stats, skip_bad, "image outside a class folder", str(loose[0]),
+        bad_row(stats, skip_bad, "image outside a class folder", str(loose[0]),
                  f"{len(loose)} image(s) lie directly in {root}, not in a class folder",
                  f"move each image into {root}/<class name>/")
     if not classes:
@@ -135,7 +135,7 @@ def read_folder(root: Path, size: int, skip_bad: bool = False) -> tuple[list[Ima
         files = sorted(p for p in cls.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                        and not any(part.startswith(".") for part in p.relative_to(cls).parts))
         if not files:
-            _bad_row(stats, skip_bad, "empty class folder", str(cls), "class folder holds no images "
+            bad_row(stats, skip_bad, "empty class folder", str(cls), "class folder holds no images "
                      f"({', '.join(sorted(IMAGE_SUFFIXES))})", "add images of that class or remove the folder")
             continue
         for f in files:

@@ -17,7 +17,8 @@ from sklearn.model_selection import train_test_split
 
 from ..config import Config
 from ..errors import TuneforgeError
-from .readers import ReadStats, TextExample, TokenExample, read_classification, read_conll
+from .conll import read_conll
+from .readers import ReadStats, TextExample, TokenExample, read_classification
 
 SPLITS = ("train", "validation", "test")
 

@@ -19,7 +19,8 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 from sklearn.metrics import classification_report as token_report
 
-from ..data.readers import TokenExample, to_bio, split_tag
+from ..data.conll import split_tag, to_bio
+from ..data.readers import TokenExample
 from .base import Task, TaskDefaults, register_task
 
 IGNORE = -100
