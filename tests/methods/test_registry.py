@@ -23,6 +23,14 @@ def test_every_method_trains_only_registered_tasks_and_says_what_it_does():
         assert spec.tasks is None or set(spec.tasks) <= set(TASK_REGISTRY)
 
 
+def test_the_schema_names_the_registered_tasks_with_the_input_kind_each_declares():
+    """The data layer reads a task's files by config.TASK_INPUTS; the task spec says the same."""
+    for name in config.TASKS:
+        get_task(name)
+    assert set(config.TASK_INPUTS) == set(TASK_REGISTRY)
+    assert {name: get_task(name).input_kind for name in TASK_REGISTRY} == config.TASK_INPUTS
+
+
 def test_a_method_that_does_not_train_the_task_is_refused_naming_the_key():
     with pytest.raises(TuneforgeError, match="does not train token-classification") as e:
         get_method("setfit", "token-classification")

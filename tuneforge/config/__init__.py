@@ -3,10 +3,11 @@ cross-field rules (checks.py). Import from here: `from tuneforge.config import C
 
 from .checks import validate
 from .load import _coerce, load_config
-from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASKS, AugmentConfig, Config,
+from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASK_INPUTS, TASKS, AugmentConfig,
+                     Config,
                      DataConfig, ImageConfig, PeftConfig, SetFitConfig, TrainConfig, TuneConfig, ZeroShotConfig,
                      describe, save_config)
 
-__all__ = ["ADVERSARIAL", "METHODS", "POOLINGS", "REFUSED_METHODS", "TAG_SCHEMES", "TASKS", "AugmentConfig", "Config",
+__all__ = ["ADVERSARIAL", "METHODS", "POOLINGS", "REFUSED_METHODS", "TAG_SCHEMES", "TASK_INPUTS", "TASKS", "AugmentConfig", "Config",
            "DataConfig", "ImageConfig", "PeftConfig", "SetFitConfig", "TrainConfig", "TuneConfig", "ZeroShotConfig",
            "_coerce", "describe", "load_config", "save_config", "validate"]

@@ -14,7 +14,11 @@ from typing import Any, get_type_hints
 
 import yaml
 
-TASKS = ("text-classification", "token-classification", "image-classification")
+# Each task's name and the kind of input its data files hold: the data layer reads by kind ("text": a text and a
+# label per row; "tokens": token-per-line tags; "images"), so it never tests a task's name. The task itself is a
+# registered spec (tuneforge.tasks) declaring the same `input_kind`; tests/methods/test_registry.py keeps them equal.
+TASK_INPUTS = {"text-classification": "text", "token-classification": "tokens", "image-classification": "images"}
+TASKS = tuple(TASK_INPUTS)
 TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
 # How the body is tuned. "auto" = full fine-tuning, or setfit below a per-class count (tuneforge.methods.setfit).
 # Every other name is a registered method (tuneforge.methods.registry; tests/methods/test_registry.py keeps the

@@ -32,6 +32,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from ..config import TASK_INPUTS
+
 KINDS = ("email", "phone", "id_card", "bank_card", "url", "ip")
 PLACEHOLDER = {k: f"[{k.upper()}]" for k in KINDS}
 # equal spans: the type whose check is stronger wins (an ID's check digit beats Luhn's 1-in-10)
@@ -307,7 +309,7 @@ def redacting_predictor(run):
     `predict` wrapped once; a run without data.redact, or an image run, is left as it is."""
     cfg = getattr(run, "cfg", None)
     kinds = list(getattr(getattr(cfg, "data", None), "redact", None) or [])
-    if not kinds or getattr(cfg, "task", None) == "image-classification" or getattr(run, "redacts", None):
+    if not kinds or TASK_INPUTS.get(getattr(cfg, "task", None)) == "images" or getattr(run, "redacts", None):
         return run
     predict = run.predict
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from ..config import Config
+from ..config import TASK_INPUTS, Config
 from ..errors import TuneforgeError
 from .conll import read_conll
 from .readers import ReadStats, TextExample, TokenExample, read_classification
@@ -50,11 +50,12 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
     """One labeled file as the config reads it; with data.redact its texts come back redacted (counts in
     the stats): training's splits and `tuneforge evaluate --data` both read through here."""
     skip = cfg.data.bad_rows == "skip"
-    if cfg.task == "image-classification":  # a folder per class, a (path, label) table, or IDX files
+    kind = TASK_INPUTS[cfg.task]
+    if kind == "images":  # a folder per class, a (path, label) table, or IDX files
         from .images import read_images
         return read_images(path, cfg.image.size, cfg.data.format, cfg.image.path_column, cfg.data.label_column,
                            cfg.image.class_names, cfg.data.encoding, skip_bad=skip)
-    if cfg.task == "token-classification":
+    if kind == "tokens":
         examples, stats = read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
     else:
         examples, stats = read_classification(Path(path), cfg.data.format, cfg.data.text_column,
@@ -145,7 +146,7 @@ def load_splits(cfg: Config) -> Splits:
         # _split returns (kept, held-out); the held-out part of the rest is the test share
         val, test = _split(rest, share_test / rest_share if rest_share else 0, seed) if rest else ([], [])
         notes.append(f"split {d.train} {d.split[0]:.0%}/{share_val:.0%}/{share_test:.0%} (seed {seed}, "
-                     f"{'random' if cfg.task == 'token-classification' else 'stratified'})")
+                     f"{'random' if TASK_INPUTS[cfg.task] == 'tokens' else 'stratified'})")
     elif val is None:
         train, val = _split(train, share_val / (share_val + d.split[0]), seed)
         notes.append(f"validation carved out of {d.train} ({len(val)} examples, seed {seed})")
@@ -188,10 +189,11 @@ def check_labels(cfg: Config, splits: Splits) -> None:
         raise TuneforgeError("no training examples left after cleaning and splitting", where=cfg.data.train,
                              fix="add labeled rows")
     known = labels_in(splits.train)
-    if cfg.task in ("text-classification", "image-classification") and len(known) < 2:
+    tokens = TASK_INPUTS[cfg.task] == "tokens"
+    if not tokens and len(known) < 2:
         raise TuneforgeError(f"training data has only one label ({', '.join(known) or 'none'})",
                              where=cfg.data.train, fix="a classifier needs at least two labels")
-    if cfg.task == "token-classification" and not known:
+    if tokens and not known:
         raise TuneforgeError("training data has no entities (every tag is O)", where=cfg.data.train,
                              fix="check the tag column")
     for name in ("validation", "test"):

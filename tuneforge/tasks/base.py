@@ -79,6 +79,7 @@ class Task:
     takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
     validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
     label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
+    input_kind: str = "text"  # what its data files hold, as config.TASK_INPUTS says: text, tokens or images
     model_class: Any = None  # an AutoModelFor... class
     defaults: TaskDefaults
 

@@ -74,6 +74,7 @@ class ImageCollator:
 class ImageClassificationTask(ClassificationMetrics, Task):
     metric_for_best = "macro_f1"
     takes_text = False
+    input_kind = "images"
     # Full fine-tuning of efficientnet-lite0 on Fashion-MNIST subsets (BENCHMARKS.md): a new head learns
     # fastest; the pretrained body at 1e-3 with AdamW (the usual rate for fine-tuning small conv nets).
     defaults = TaskDefaults(learning_rate=1e-3, head_learning_rate=3e-3, num_layers=None, dropout=None,
