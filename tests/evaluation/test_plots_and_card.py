@@ -3,6 +3,7 @@
 from PIL import Image
 
 from tuneforge.config import Config
+from tuneforge.tasks.base import get_task
 from tuneforge.evaluation.card import write_card
 from tuneforge.evaluation.outputs import majority_baseline
 from tuneforge.evaluation.plots import confusion_png, learning_curve_png
@@ -42,7 +43,7 @@ def test_card_has_metrics_data_and_usage(tmp_path):
                                                      "repaired_tags": 0}}, "dropped_while_cleaning": {}}
     metrics = {"test": {"accuracy": 0.9, "macro_f1": 0.89, "n": 10}, "baseline_majority": {"label": "neg", "accuracy": 0.5},
                "train": {"steps": 10, "epochs": 2.0, "trainable_parameters": 50, "total_parameters": 100}}
-    write_card(tmp_path, cfg, ["neg", "pos"], report, metrics)
+    write_card(tmp_path, cfg, get_task(cfg.task), ["neg", "pos"], report, metrics)
     card = (tmp_path / "README.md").read_text()
     assert "accuracy **0.9**" in card and "majority baseline" in card
     assert "3 empty text" in card  # dropped rows are visible to a stranger
@@ -51,7 +52,26 @@ def test_card_has_metrics_data_and_usage(tmp_path):
     assert "trust_remote_code" not in card  # a [CLS]-pooled run loads as the standard class
 
     cfg.train.pooling = "mean"
-    write_card(tmp_path, cfg, ["neg", "pos"], report, metrics)
+    write_card(tmp_path, cfg, get_task(cfg.task), ["neg", "pos"], report, metrics)
     card = (tmp_path / "README.md").read_text()
     # plain transformers without it silently uses the untrained [CLS] pooler: the card must say how to load
     assert f'from_pretrained("{cfg.output_dir}", trust_remote_code=True)' in card and "is required" in card
+
+
+def test_each_task_writes_its_own_card_lines(tmp_path):
+    """The lines that differ by task come from the task spec: NER's headline and loading class, an image run's
+    input size and commands; the shared sections stay."""
+    report = {"splits": {s: {"examples": 4, "labels": {"a": 2, "b": 2}, "duplicates": 0, "overlap_with_train": 0}
+                         for s in ("train", "validation", "test")}, "notes": [], "files": {},
+              "dropped_while_cleaning": {}}
+    metrics = {"test": {"entity_f1": 0.8, "n": 4}, "train": {"steps": 1, "epochs": 1.0}}
+    for task, want in (("token-classification", ["entity-level F1", "AutoModelForTokenClassification",
+                                                 '"entities"', "early stopping on validation\n  `entity_f1`"]),
+                       ("image-classification", ["input 224x224 px", "--input image.png", '"image"',
+                                                 "EfficientNetLiteForImageClassification"])):
+        cfg = Config(task=task, output_dir=str(tmp_path / task))
+        write_card(tmp_path, cfg, get_task(task), ["B-PER", "O"] if task.startswith("token") else ["a", "b"], report,
+                   metrics)
+        card = (tmp_path / "README.md").read_text()
+        assert all(w in card for w in want), (task, [w for w in want if w not in card])
+        assert "## Data" in card and "## Limits" in card and "AutoModelForSequenceClassification" not in card

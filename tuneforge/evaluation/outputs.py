@@ -79,7 +79,7 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
                                                                  cfg.train.eval_batch_size, bf16), splits)
     write_json(out / LOG_HISTORY_FILE, log_history)
     atomic_write(out / REPORT_FILE, "\n".join(sections) + "\n")
-    write_card(out, cfg, labels, data_report, metrics)
+    write_card(out, cfg, task, labels, data_report, metrics)
     write_json(out / METRICS_FILE, metrics)  # last: marks the run as finished
     return metrics
 

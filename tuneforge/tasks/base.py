@@ -83,6 +83,22 @@ class Task:
     model_class: Any = None  # an AutoModelFor... class
     defaults: TaskDefaults
 
+    def card_parts(self, cfg: Config, labels: list[str]) -> dict:
+        """The model card's lines that differ by task (tuneforge.evaluation.card writes the rest): headline,
+        shape and body (training settings), use (commands), example (a prediction line), hf (plain Hugging
+        Face loading), limits. These are a text classifier's; other tasks override what differs."""
+        t, o = cfg.train, cfg.output_dir
+        return {
+            "headline": "accuracy and macro F1",
+            "shape": f"max length {t.max_length}",
+            "body": f", encoder layers kept: {t.num_layers or 'all'}, word embeddings frozen: {t.freeze_embeddings}",
+            "use": (f'tuneforge predict {o} --text "..."\ntuneforge predict {o} --input texts.txt --output '
+                    f"predictions.jsonl\ntuneforge evaluate {o} --data labeled_file"),
+            "example": '{"text": "...", "label": "%s", "probabilities": {...}}' % labels[0],
+            "hf": f'`AutoModelForSequenceClassification.from_pretrained("{o}")`',
+            "limits": f"text unlike it (other domains, lengths over {t.max_length} tokens are truncated)",
+        }
+
     def known_labels(self, labels: list[str]) -> set[str]:
         """The names a labeled file may use, given the run's labels (NER: the entity types of its tags)."""
         return set(labels)

@@ -81,6 +81,25 @@ class ImageClassificationTask(ClassificationMetrics, Task):
                             freeze_embeddings=False)
     model_class = EfficientNetLiteForImageClassification
 
+
+    def card_parts(self, cfg, labels: list[str]) -> dict:
+        """Inputs are images, not texts: every line but the headline differs."""
+        im, o = cfg.image, cfg.output_dir
+        aug = (f"random resized crop (area >= {im.crop_min_scale:.0%}){' + left-right flip' if im.flip else ''} on "
+               "training batches" if im.augment else "none")
+        return super().card_parts(cfg, labels) | {
+            "shape": (f"input {im.size}x{im.size} px, augmentation: {aug}, "
+                      f"{'linear probe (body frozen, only the head trained)' if im.linear_probe else 'full fine-tuning'}"),
+            "use": (f"tuneforge predict {o} --input image.png\ntuneforge predict {o} --input images_folder/ "
+                    f"--output predictions.jsonl\ntuneforge evaluate {o} --data labeled_folder_or_table"),
+            "example": '{"image": "...", "label": "%s", "probabilities": {...}}' % labels[0],
+            "body": "",
+            "hf": (f"`tuneforge.backbones.efficientnet.EfficientNetLiteForImageClassification.from_pretrained(\"{o}\")` "
+                   "(pixel_values: uint8 N x C x H x W; the model scales and normalises)"),
+            "limits": (f"images unlike them (other cameras, backgrounds, sizes; inputs are centre-cropped and resized "
+                       f"to {im.size} px). `worst_mistakes.png` shows the test images the model got wrong most confidently"),
+        }
+
     def load_processor(self, path: str) -> ImageProcessor:
         return ImageProcessor.from_pretrained(path)
 

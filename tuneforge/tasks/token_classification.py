@@ -61,6 +61,14 @@ class TokenClassificationTask(Task):
     # NER on the all-'O' plateau, and dropout slows escape from it.
     defaults = TaskDefaults(learning_rate=1.5e-4, head_learning_rate=3e-3, num_layers=8, dropout=0.0)
 
+    def card_parts(self, cfg, labels: list[str]) -> dict:
+        return super().card_parts(cfg, labels) | {
+            "headline": "entity-level F1 (seqeval, strict IOB2)",
+            "example": ('{"text": "...", "entities": [{"type": "PER", "text": "...", "start": 0, "end": 2, '
+                        '"confidence": 0.98}]}'),
+            "hf": f'`AutoModelForTokenClassification.from_pretrained("{cfg.output_dir}")`',
+        }
+
     def known_labels(self, labels: list[str]) -> set[str]:
         return {l[2:] for l in labels if l[:2] in ("B-", "I-")}
 
