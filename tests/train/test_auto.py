@@ -147,3 +147,16 @@ def test_chinese_texts_are_measured_in_tokens_not_characters_or_words(tiny_bert)
     cfg = cfg_with(method="full")
     auto.choose_max_length(cfg, lengths, limit=512)
     assert cfg.train.max_length == 160  # 141 characters + [CLS]/[SEP] and the digits, rounded up to 32
+
+
+def test_the_method_auto_chose_is_written_down_for_every_task():
+    ner = cfg_with(method="full")
+    ner.task = "token-classification"
+    c = auto.method_choice(ner, "auto", [])  # NER examples carry tags, not one label
+    assert c.value == "full" and "whole texts" in c.why
+    image = cfg_with(method="auto")
+    image.task, image.image.linear_probe = "image-classification", True
+    assert "linear_probe" in auto.method_choice(image, "auto", ["a", "b"]).why
+    text = cfg_with(method="setfit")
+    assert "smallest class 1" in auto.method_choice(text, "auto", ["a", "a", "b"]).why
+    assert auto.method_choice(text, "setfit", ["a", "b"]) is None  # the user's own choice is not an auto choice

@@ -120,8 +120,13 @@ def choose_patience(cfg: Config, validation_labels: list[str]) -> Choice | None:
 
 def method_choice(cfg: Config, requested: str, train_labels: list[str]) -> Choice | None:
     """resolve_method (methods/setfit.py) decides; this records the counts it decided on."""
-    if requested != "auto" or not train_labels:
+    if requested != "auto":
         return None
+    if cfg.train.method == "auto":  # image-classification keeps it: the Trainer's full loop, or image.linear_probe
+        return Choice("train.method", "auto", "full fine-tuning" + (" of the head alone (image.linear_probe)"
+                                                                    if cfg.image.linear_probe else ""))
+    if not train_labels:  # token-classification: setfit classifies whole texts, so full fine-tuning
+        return Choice("train.method", cfg.train.method, f"{cfg.task}: setfit classifies whole texts only")
     counts = Counter(train_labels)
     return Choice("train.method", cfg.train.method,
                   f"{len(train_labels)} training examples, {len(counts)} classes, "
