@@ -3,7 +3,8 @@
 The verbs are one table, `VERBS` (name, help, arguments, call), assembled from the modules that hold them;
 the parser is built from it, and tests/test_cli_verbs.py checks that the parser, the table and the README's
 command table agree. A TuneforgeError is printed as one short paragraph (what, where, fix) with exit status
-2; no traceback.
+2; no traceback. Each verb imports its library inside its function, for start-up speed: `tuneforge --help`
+and a mistyped flag answer in ~0.2 s instead of waiting ~3 s for torch.
 """
 
 from __future__ import annotations

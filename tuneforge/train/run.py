@@ -12,12 +12,22 @@ import shutil
 import time
 from pathlib import Path
 
+from transformers import AutoConfig, set_seed
+
+from ..backbones.registry import resolve_backbone
 from ..config import Config
+from ..data.report import build_report
+from ..data.splits import load_splits
 from ..errors import TuneforgeError
+from ..evaluation.outputs import write_run
 from ..methods.registry import method_of
-from ..tasks.base import Task, get_task, use_bf16
+from ..methods.setfit import resolve_method
 from ..rundir import METRICS_FILE
+from ..tasks.base import Task, get_task, use_bf16
 from ..writing import check_output_dir
+from .auto import class_weights, resolve_auto
+from .console import QUIET, resolve_verbosity, transformers_output
+from .trainer import build_trainer
 
 CHECKPOINTS = "checkpoints"
 
@@ -42,7 +52,6 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
 
 def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
     """Fill every 'task default' (None) field, so the saved config shows what was used."""
-    from transformers import AutoConfig
     t, d = cfg.train, task.defaults
     hf = AutoConfig.from_pretrained(backbone_path)
     if t.learning_rate is None:  # LoRA & co. want a larger body rate, SetFit a smaller one
@@ -68,14 +77,9 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
 def prepare(cfg: Config, progress: bool = True):
     """Everything up to the model: data read and checked (all data errors happen here, before any
     file is written), backbone resolved, defaults filled, features built."""
-    from ..backbones.registry import resolve_backbone
-    from ..data.report import build_report
-    from ..data.splits import load_splits
 
     task = get_task(cfg.task)
     splits = load_splits(cfg)
-    from ..methods.setfit import resolve_method
-    from .auto import resolve_auto
     requested_method = cfg.train.method
     resolve_method(cfg, splits.train)  # train.method auto -> full, or setfit below a per-class count
     backbone_path = resolve_backbone(cfg.backbone)
@@ -98,17 +102,12 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks
     a method's last word before training (tuneforge.methods.distill attaches cached teacher logits).
     `progress`: progress bars; `verbosity`: "quiet", "normal" or "verbose" (train/console.py), by default
     "normal" with progress and "quiet" without."""
-    from .console import QUIET, resolve_verbosity, transformers_output
     verbosity = resolve_verbosity(progress, verbosity)
     with transformers_output(verbosity):  # loading reports and weight bars silenced for the whole run
         return _train(cfg, progress and verbosity != QUIET, overwrite, callbacks, on_trainer, verbosity)
 
 
 def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, verbosity: str) -> Path:
-    from transformers import set_seed
-
-    from ..evaluation.outputs import write_run
-
     out = Path(cfg.output_dir)
     # Before any data is read or model trained (SetFit included): an output_dir that is a file, under a
     # file, or not writable fails now, not after minutes of training.
@@ -144,10 +143,8 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     # counted now: merging an adapter below leaves nothing trainable
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    from .trainer import build_trainer
     ckpt_dir = out / CHECKPOINTS
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    from .auto import class_weights
     weights = class_weights(cfg, [getattr(e, "label", None) for e in splits.train], labels)
     trainer = build_trainer(cfg, model, tokenizer, train_feats, val_feats, task.collator(tokenizer),
                             task.compute_metrics(labels), task.preprocess_logits, fresh,
