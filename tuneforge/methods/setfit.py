@@ -274,7 +274,7 @@ def fit(cfg: Config, task, model, tokenizer, labels: list[str], splits, bf16: bo
         progress: bool = True) -> Fitted | None:
     """Both phases; the train layer writes the same run directory as for full fine-tuning. None on the
     processes other than the first under `accelerate launch`: few-shot work is small, one process trains."""
-    from ..train.run import peak_rss_mb
+    from ..train.run import peak_rss_mb  # here: train.run imports the method registry, which imports this module
 
     if int(os.environ.get("RANK", "0")) != 0:
         return None
