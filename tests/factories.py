@@ -34,6 +34,19 @@ def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful"
     return path
 
 
+def write_reviews(path: Path, n: int, seed: int) -> Path:
+    """`n` rows of `text,label` (pos/neg at random; the word after "was" decides): the serve and dashboard runs."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
+                        lab])
+    return path
+
+
 def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
     """Character-level sentences, BMES (or BIO) tags: person names before 在, places after it."""
     rng = random.Random(seed)

@@ -3,15 +3,12 @@ an A/B split, and a real uvicorn server on a loopback port for any ASGI app."""
 
 from __future__ import annotations
 
-import csv
-import random
 from pathlib import Path
 
 import pytest
 import yaml
-from factories import LiveServer
+from factories import LiveServer, write_ner, write_reviews
 
-POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 
 
 def _train(out: Path, backbone: Path, task: str, data: Path, seed: int, epochs: float) -> Path:
@@ -25,31 +22,6 @@ def _train(out: Path, backbone: Path, task: str, data: Path, seed: int, epochs: 
     p = data.parent / f"{out.name}.yaml"
     p.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return train(load_config(p), progress=False)
-
-
-def write_reviews(path: Path, n: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
-                        lab])
-    return path
-
-
-def write_ner(path: Path, n: int, seed: int) -> Path:
-    """Character-level BMES sentences: a person before 在, a place after it."""
-    rng = random.Random(seed)
-    lines = []
-    for _ in range(n):
-        per, loc = rng.choice(["张三", "李四"]), rng.choice(["北京", "上海", "中国"])
-        chars = list(per) + ["在"] + list(loc) + list("的公司")
-        tags = ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O", "O"]
-        lines += [f"{c} {t}" for c, t in zip(chars, tags)] + [""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -15,21 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from factories import LiveServer
+from factories import LiveServer, write_reviews
 
-POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
-
-
-def write_reviews(path: Path, n: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
-                        lab])
-    return path
 
 
 def train_tiny(tmp: Path, backbone: Path, seed: int, epochs: float) -> Path:
