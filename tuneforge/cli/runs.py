@@ -31,8 +31,9 @@ def cmd_train(a) -> int:
     tb = metrics.get("baseline_tfidf", {})
     if "test" in tb and "test" in metrics:
         print(f"test macro_f1 {metrics['test'].get('macro_f1')} vs TF-IDF baseline {tb['test']['macro_f1']}")
-    if verdict(metrics):
-        print(f"WARNING: {verdict(metrics)}")
+    warning = verdict(metrics)
+    if warning:
+        print(f"WARNING: {warning}")
     preds = [json.loads(l) for l in (out / PREDICTIONS_FILE).read_text(encoding="utf-8").splitlines()[:5]]
     print("\nA few test predictions:")
     for p in preds:
