@@ -137,6 +137,33 @@ def test_logistic_head_in_the_linear_classifier_gives_sklearns_probabilities(tin
     assert abs(ours - ref.predict_proba((emb / scale).double().numpy())).max() < 1e-4
 
 
+@pytest.mark.parametrize("head", ["logistic", "linear"])
+def test_an_imbalanced_head_is_class_weighted_when_train_class_weight_says_balanced(tiny_bert, tmp_path, head):
+    """100 vs 11, overlapping: unweighted, the head leans to the big class; balanced (what auto picks at 3:1)
+    finds more of the small one, and the logistic head is exactly sklearn's class_weight="balanced"."""
+    from sklearn.linear_model import LogisticRegression
+    g = torch.Generator().manual_seed(0)
+    y = [0] * 100 + [1] * 11
+    found = {}
+    for weighting in ("none", "balanced"):
+        model, _, cfg = tiny_model(tiny_bert, tmp_path)
+        cfg.setfit.head, cfg.train.class_weight = head, weighting
+        cfg.train.head_learning_rate = 1e-2  # the task default, filled by resolve_defaults in a real run
+        emb = torch.randn(111, model.config.hidden_size, generator=torch.Generator().manual_seed(1)) * 2 \
+            + 0.6 * torch.tensor(y)[:, None].float()
+        fit_head(model, emb, y, cfg)
+        with torch.no_grad():
+            found[weighting] = int((model.classifier(emb).argmax(-1)[100:] == 1).sum())
+        if head == "logistic" and weighting == "balanced":
+            scale = emb.norm(dim=1).mean()
+            x = (emb / scale).double().numpy()
+            ref = LogisticRegression(C=cfg.setfit.head_c, max_iter=2000, class_weight="balanced").fit(x, y)
+            with torch.no_grad():
+                ours = model.classifier(emb).softmax(-1).numpy()
+            assert abs(ours - ref.predict_proba(x)).max() < 1e-4
+    assert found["balanced"] > found["none"], found
+
+
 # ---------------------------------------------------------------- a whole run
 
 def test_setfit_run_is_an_ordinary_run_directory_and_reloads_identically(tiny_bert, tmp_path):

@@ -83,7 +83,7 @@ class TrainConfig:
                              "epochs), and early stopping never ends training before it.")
     class_weight: str = _f("auto", "auto | none | balanced. balanced weights each class's loss by n / (classes x "
                                    "count); auto: balanced when the largest training class is at least "
-                                   "3x the smallest (single-label classification).")
+                                   "3x the smallest (single-label classification; setfit weighs its head).")
     batch_size: int = _f(16, "Examples per optimizer micro-batch, per process.")
     eval_batch_size: int = _f(64, "Examples per evaluation batch.")
     gradient_accumulation: int = _f(1, "Micro-batches per optimizer step.")

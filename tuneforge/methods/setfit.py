@@ -232,9 +232,13 @@ def fit_head(model, emb: torch.Tensor, y: list[int], cfg: Config) -> None:
     # the regularisation strength then means the same for every backbone, whatever its embedding scale.
     scale = emb.norm(dim=1).mean().clamp(min=1e-6)
     x = (emb / scale).double().numpy()
+    # train.class_weight (auto: balanced at 3:1 imbalance, train/auto.py) weighs the head's loss per class as for
+    # full tuning: unweighted, 100 ham and 11 spam mails gave a head that called 8 of 10 test spams ham.
+    balanced = cfg.train.class_weight == "balanced"
     if s.head == "logistic":
         from sklearn.linear_model import LogisticRegression
-        clf = LogisticRegression(C=s.head_c, max_iter=2000, random_state=cfg.train.seed).fit(x, y)
+        clf = LogisticRegression(C=s.head_c, max_iter=2000, random_state=cfg.train.seed,
+                                 class_weight="balanced" if balanced else None).fit(x, y)
         w = torch.as_tensor(clf.coef_, dtype=torch.float32)
         b = torch.as_tensor(clf.intercept_, dtype=torch.float32)
         full_w = torch.zeros(n_labels, w.shape[1])
@@ -254,11 +258,13 @@ def fit_head(model, emb: torch.Tensor, y: list[int], cfg: Config) -> None:
         torch.nn.init.zeros_(lin.bias)
         opt = torch.optim.AdamW(lin.parameters(), lr=cfg.train.head_learning_rate, weight_decay=cfg.train.weight_decay)
         xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
+        counts = torch.bincount(yt, minlength=n_labels).clamp(min=1)
+        weight = (len(yt) / (n_labels * counts)).float() if balanced else None  # sklearn's "balanced"
         for _ in range(s.head_epochs):
             perm = torch.randperm(len(yt), generator=g)
             for b in range(0, len(yt), cfg.train.batch_size):
                 idx = perm[b:b + cfg.train.batch_size]
-                loss = torch.nn.functional.cross_entropy(lin(xt[idx]), yt[idx])
+                loss = torch.nn.functional.cross_entropy(lin(xt[idx]), yt[idx], weight=weight)
                 loss.backward()
                 opt.step()
                 opt.zero_grad()

@@ -89,9 +89,9 @@ def choose_max_length(cfg: Config, train_lengths: list[int], limit: int | None) 
 
 def choose_class_weight(cfg: Config, task, train_labels: list[str]) -> Choice | None:
     t = cfg.train
-    if not task.single_label or t.method == "setfit":
+    if not task.single_label:
         if t.class_weight == "auto":
-            t.class_weight = "none"  # NER's per-token loss and SetFit's pairs are not weighted per class
+            t.class_weight = "none"  # NER's per-token loss is not weighted per class
         return None
     if t.class_weight != "auto":
         return None
