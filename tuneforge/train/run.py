@@ -77,7 +77,6 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
 def prepare(cfg: Config, progress: bool = True):
     """Everything up to the model: data read and checked (all data errors happen here, before any
     file is written), backbone resolved, defaults filled, features built."""
-
     task = get_task(cfg.task)
     splits = load_splits(cfg)
     requested_method = cfg.train.method
