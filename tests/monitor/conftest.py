@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serve.conftest import (NEG, POS, ThreadServer, free_port, fresh_postgres, postgres_url,  # noqa: F401
+from factories import NEG, POS
+from serve.conftest import (ThreadServer, free_port, fresh_postgres, postgres_url,  # noqa: F401
                             train_tiny)  # tests/serve's trainer, server and PostgreSQL: one of each
 
 

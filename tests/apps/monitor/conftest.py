@@ -12,7 +12,8 @@ import pytest
 from factories import LiveServer
 
 from monitor.conftest import Receiver  # noqa: F401  (tests/monitor's webhook receiver on loopback)
-from serve.conftest import NEG, POS, train_tiny
+from factories import NEG, POS
+from serve.conftest import train_tiny
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()
 HOUR = 3600.0
@@ -43,7 +44,7 @@ def write_jsonl(path: Path, items: list[dict]) -> Path:
 
 @pytest.fixture(scope="session")
 def sentiment_run(tmp_path_factory, tiny_bert) -> Path:
-    """A tiny run (labels neg/pos) that learns the sentiment words of serve.conftest's reviews."""
+    """A tiny run (labels neg/pos) that learns the sentiment words of tests/factories.py's reviews."""
     return train_tiny(tmp_path_factory.mktemp("monitor-app"), tiny_bert, seed=1, epochs=3)
 
 
