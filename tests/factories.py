@@ -18,14 +18,12 @@ import yaml
 POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 
 
-def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful", "boring"), repeat: bool = False,
-                    columns=("review", "stars")) -> Path:
-    """`n` rows of `review,stars` (pos/neg, drawn at random; the word after "was" decides). `repeat`: odd rows
-    say their word twice."""
+def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful", "boring"), repeat: bool = False) -> Path:
+    """`n` rows of `review,stars` (pos/neg, drawn at random). `repeat`: odd rows say their word twice."""
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(list(columns))
+        w.writerow(["review", "stars"])
         for i in range(n):
             lab = rng.choice(["pos", "neg"])
             word = rng.choice(POS if lab == "pos" else list(neg_words))
@@ -37,8 +35,16 @@ def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful"
 
 
 def write_reviews(path: Path, n: int, seed: int) -> Path:
-    """`n` rows of `text,label` (the serve and dashboard runs): write_sentiment with the usual column names."""
-    return write_sentiment(path, n, seed, neg_words=NEG, columns=("text", "label"))
+    """`n` rows of `text,label` (pos/neg at random; the word after "was" decides): the serve and dashboard runs."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
+                        lab])
+    return path
 
 
 def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
