@@ -71,6 +71,7 @@ class Loaded:
     version: int
     backend: object
     batcher: Batcher
+    images: bool = False  # the model classifies images, not texts: asked of its task once, at load
 
 
 class ServeState:
@@ -103,7 +104,9 @@ class ServeState:
                           observe_batch=m.batch_size.labels(name, v).observe,
                           set_depth=m.queue_depth.labels(name, v).set)
         batcher.start()
-        self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher)
+        task = find_task(getattr(getattr(backend, "cfg", None), "task", None))
+        self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher,
+                                                   images=task is not None and not task.takes_text)
         m.loaded.labels(name, v).set(1)
         log.info("loaded %s v%d from %s", name, version, mv.path)
         return lm
@@ -252,8 +255,7 @@ class ServeState:
         lm = self.loaded.get((name, version))
         if lm is None:
             fail(503, f"{name} v{version} is not loaded yet; retry shortly")
-        task = find_task(getattr(getattr(lm.backend, "cfg", None), "task", None))
-        image_model = task is not None and not task.takes_text
+        image_model = lm.images
         if image_model != (req.images is not None):
             fail(422, f"{name} v{version} classifies {'images' if image_model else 'texts'}: send "
                       f"{'images (base64)' if image_model else 'texts'}")
