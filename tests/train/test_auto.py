@@ -128,6 +128,7 @@ def test_an_imbalanced_small_run_writes_its_choices_down(tmp_path, tiny_bert):
     chosen = {c["key"]: c["value"] for c in m["train"]["auto_choices"]}
     assert chosen["train.class_weight"] == "balanced" and chosen["train.epochs"] == 4.0  # 80 rows: 10 steps per epoch
     assert chosen["train.max_length"] == auto.LENGTH_FLOOR and "train.early_stopping_patience" in chosen
+    assert "train.decision_bias" in chosen  # chosen on validation after training, offsets or "none"
     saved = load_config(out / "config.yaml")
     assert saved.train.class_weight == "balanced" and saved.train.epochs == 4.0  # the saved config shows what ran
     assert "## Automatic choices" in (out / "README.md").read_text() and m["train"]["steps"] >= 40

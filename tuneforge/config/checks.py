@@ -44,6 +44,8 @@ def validate(cfg: Config) -> None:
         bad("train.min_steps", f"is {t.min_steps}", "use 0 (no floor) or a positive number of steps, e.g. 200")
     if t.class_weight not in ("auto", "none", "balanced"):
         bad("train.class_weight", f"is {t.class_weight!r}", "use auto, none or balanced")
+    if t.decision_bias not in ("auto", "none"):
+        bad("train.decision_bias", f"is {t.decision_bias!r}", "use auto or none")
     if t.bf16 not in ("auto", "true", "false"):
         bad("train.bf16", f"is {t.bf16!r}", "use auto, true or false")
     if t.method not in METHODS:

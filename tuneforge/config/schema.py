@@ -84,6 +84,10 @@ class TrainConfig:
     class_weight: str = _f("auto", "auto | none | balanced. balanced weights each class's loss by n / (classes x "
                                    "count); auto: balanced when the largest training class is at least "
                                    "3x the smallest (single-label classification; setfit weighs its head).")
+    decision_bias: str = _f("auto", "auto | none. auto: after training, per-class offsets added to the output logits "
+                                    "(folded into the classifier's bias, so exports and plain transformers use them) "
+                                    "are chosen on the validation split, kept when they raise its macro-F1 by at "
+                                    "least 1 point (single-label classification).")
     batch_size: int = _f(16, "Examples per optimizer micro-batch, per process.")
     eval_batch_size: int = _f(64, "Examples per evaluation batch.")
     gradient_accumulation: int = _f(1, "Micro-batches per optimizer step.")

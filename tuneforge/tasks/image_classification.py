@@ -155,6 +155,12 @@ class ImageClassificationTask(ClassificationMetrics, Task):
                 out.append(logits.softmax(-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, model.config.num_labels))
 
+    def class_scores(self, model, processor, examples: list[ImageExample], max_length: int, batch_size: int,
+                     bf16: bool) -> np.ndarray:
+        """Log-probabilities per image and class (train/decision_bias.py chooses its offsets on these)."""
+        probs = self.probabilities(model, [torch.from_numpy(e.pixels) for e in examples], batch_size, bf16)
+        return np.log(np.clip(probs, 1e-30, None))
+
     def evaluate(self, model, processor, examples: list[ImageExample], labels: list[str], max_length: int,
                  batch_size: int, bf16: bool, progress: bool = True) -> dict:
         probs = self.probabilities(model, [torch.from_numpy(e.pixels) for e in examples], batch_size, bf16, progress)

@@ -79,6 +79,13 @@ class TextClassificationTask(ClassificationMetrics, Task):
         return {"metrics": metrics, "report": report,
                 "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(), "predictions": predictions}
 
+    def class_scores(self, model, tokenizer, examples: list[TextExample], max_length: int, batch_size: int,
+                     bf16: bool) -> np.ndarray:
+        """Log-probabilities per example and class (train/decision_bias.py chooses its offsets on these)."""
+        logits = self.batched_logits(model, self.encode(tokenizer, examples, [], max_length),
+                                     self.collator(tokenizer), batch_size, bf16)
+        return torch.stack(logits).log_softmax(-1).cpu().numpy()
+
     def predict(self, model, tokenizer, texts: list[str], labels: list[str], max_length: int,
                 batch_size: int, bf16: bool) -> list[dict]:
         feats = self.encode_texts(tokenizer, texts, max_length)

@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from transformers import AutoConfig, set_seed
@@ -27,6 +28,7 @@ from ..tasks.base import Task, get_task, use_bf16
 from ..writing import check_output_dir
 from .auto import class_weights, resolve_auto
 from .console import QUIET, resolve_verbosity, transformers_output
+from .decision_bias import apply_decision_bias
 from .trainer import build_trainer
 
 CHECKPOINTS = "checkpoints"
@@ -48,6 +50,11 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
         if int(os.environ.get("RANK", "0")) == 0:
             shutil.rmtree(p, ignore_errors=True)  # half-written: its step is redone from the last good one
     return None
+
+
+def record_choice(report: dict, choice) -> None:
+    if choice is not None:
+        report["auto_choices"].append(asdict(choice))
 
 
 def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
@@ -134,6 +141,7 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     if method.fit is not None:  # its own loop instead of the Trainer (SetFit: contrastive pairs + a light head)
         fitted = method.fit(cfg, task, model, tokenizer, labels, splits, bf16, progress)
         if fitted is not None:  # None: not the process that writes
+            record_choice(report, apply_decision_bias(cfg, task, fitted.model, tokenizer, labels, splits.validation, bf16))
             write_run(out, cfg, task, fitted.model, tokenizer, labels, splits, report,
                       {**fitted.train_metrics, "method_note": method.card_note(cfg)}, fitted.history, bf16, progress)
         return out
@@ -162,6 +170,8 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
         return out  # one process writes the run directory
     if method.finish is not None:  # PEFT: RUN/adapter/ + the merged model as the run's ordinary weights
         model = trainer.model = method.finish(trainer.model, out)
+    # after the adapter is merged: the offsets go into the plain model's output bias
+    record_choice(report, apply_decision_bias(cfg, task, trainer.model, tokenizer, labels, splits.validation, bf16))
     eval_s = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
     seen = result.metrics.get("train_samples_per_second", 0.0) * result.metrics.get("train_runtime", 0.0)
     train_metrics = {

@@ -1,0 +1,104 @@
+"""The validation-chosen logit offsets (train/decision_bias.py): found where they help, skipped where they do not,
+and folded into the output bias so the saved model answers with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tuneforge.config import Config
+from tuneforge.data.readers import TextExample
+from tuneforge.tasks.base import get_task
+from tuneforge.train import decision_bias as db
+
+
+def shifted_scores(n: int, shift: float, seed: int = 0):
+    """Two classes, half each, separable at a boundary `shift` away from where argmax puts it: a model trained on
+    data where class 0 was far more common."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    margin = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 0.3, n) - shift  # log p1 - log p0
+    scores = np.stack([np.zeros(n), margin], 1)
+    return scores - np.logaddexp(scores[:, :1], scores[:, 1:]), y
+
+
+def test_a_shifted_boundary_is_found_and_raises_validation_macro_f1():
+    scores, y = shifted_scores(200, shift=2.0)
+    offsets, before, after = db.choose_offsets(scores, y)
+    assert before < 0.6 and after > 0.95
+    assert offsets[0] == 0 and 1.0 < offsets[1] < 3.0  # the boundary moved back toward the minority's side
+
+
+def test_a_boundary_already_in_place_is_left_at_zero():
+    scores, y = shifted_scores(200, shift=0.0)
+    offsets, before, after = db.choose_offsets(scores, y)
+    assert after == before and not offsets.any()  # ties go to the smallest shift: none
+
+
+def test_three_classes_each_get_their_own_offset():
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 60)
+    scores = np.eye(3)[y] * 2 + rng.normal(0, 0.4, (180, 3))
+    scores[:, 2] -= 3.0  # class 2 is never predicted before the offsets
+    offsets, before, after = db.choose_offsets(scores, y)
+    assert after > before + 0.2 and offsets[2] > 1.0
+
+
+def tiny_model(tiny_bert, labels):
+    cfg = Config()
+    cfg.backbone, cfg.task = str(tiny_bert), "text-classification"
+    cfg.train.max_length = 32
+    task = get_task(cfg.task)
+    model, _ = task.build_model(str(tiny_bert), labels, cfg)
+    return cfg, task, model, task.load_processor(str(tiny_bert))
+
+
+def test_offsets_go_into_the_saved_output_bias(tiny_bert):
+    labels = ["neg", "pos"]
+    cfg, task, model, tok = tiny_model(tiny_bert, labels)
+    val = [TextExample(w, labels[i % 2]) for i, w in enumerate(["good film", "bad film", "fine plot", "awful plot"] * 10)]
+    layer = db.output_layer(model, 2)
+
+    def margin():  # log p(pos) - log p(neg) per text
+        return np.diff(task.class_scores(model, tok, val, 32, 8, False), axis=1).ravel()
+
+    with torch.no_grad():  # the random head's margins differ by ~0.03, finer than the 0.1 grid: spread them to 2
+        layer.weight.mul_(2 / np.ptp(margin()))
+    assert np.ptp(margin()) == pytest.approx(2, rel=1e-3)  # inside the grid's ±5: some offset separates the texts
+    with torch.no_grad():  # push the boundary past every text: the model now answers "neg" for all of them
+        layer.bias[0] += float(margin().max()) + 0.5
+    scores = task.class_scores(model, tok, val, 32, 8, False)
+    before = task.evaluate(model, tok, val, labels, 32, 8, False, progress=False)["metrics"]["macro_f1"]
+    assert (scores.argmax(-1) == 0).all() and before == pytest.approx(1 / 3)
+    choice = db.apply_decision_bias(cfg, task, model, tok, labels, val, bf16=False)
+    shift = np.array([0.0, choice.value["pos"]])
+    after_scores = task.class_scores(model, tok, val, 32, 8, False)
+    np.testing.assert_allclose(after_scores, scores + shift - np.logaddexp(*(scores + shift).T)[:, None]
+                               + np.logaddexp(*scores.T)[:, None], atol=1e-5)  # softmax of the shifted logits
+    after = task.evaluate(model, tok, val, labels, 32, 8, False, progress=False)["metrics"]["macro_f1"]
+    assert after >= 0.6 and f"{before:.4f} → {after:.4f}" in choice.why
+
+
+def test_a_gain_below_the_minimum_keeps_the_model_unchanged(tiny_bert):
+    labels = ["neg", "pos"]
+    cfg, task, model, tok = tiny_model(tiny_bert, labels)
+    layer = db.output_layer(model, 2)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()  # every text scores alike: no offset can separate anything
+    val = [TextExample(t, l) for t, l in [("good", "pos"), ("bad", "neg")] * 10]
+    bias_before = layer.bias.clone()
+    choice = db.apply_decision_bias(cfg, task, model, tok, labels, val, bf16=False)
+    assert choice.value == "none" and torch.equal(layer.bias, bias_before)
+
+
+def test_none_and_token_tasks_are_left_alone(tiny_bert):
+    labels = ["neg", "pos"]
+    cfg, task, model, tok = tiny_model(tiny_bert, labels)
+    cfg.train.decision_bias = "none"
+    val = [TextExample("good", "pos"), TextExample("bad", "neg")]
+    assert db.apply_decision_bias(cfg, task, model, tok, labels, val, bf16=False) is None
+    cfg.train.decision_bias = "auto"
+    assert db.apply_decision_bias(cfg, get_task("token-classification"), model, tok, labels, val, False) is None
+    assert db.apply_decision_bias(cfg, task, model, tok, labels, [], bf16=False) is None
