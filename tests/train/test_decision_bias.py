@@ -72,7 +72,8 @@ def test_offsets_go_into_the_saved_output_bias(tiny_bert):
     before = task.evaluate(model, tok, val, labels, 32, 8, False, progress=False)["metrics"]["macro_f1"]
     assert (scores.argmax(-1) == 0).all() and before == pytest.approx(1 / 3)
     choice = db.apply_decision_bias(cfg, task, model, tok, labels, val, bf16=False)
-    shift = np.array([0.0, choice.value["pos"]])
+    assert choice.value.startswith("pos +")  # "label offset", the way the card and console show it
+    shift = np.array([0.0, float(choice.value.split()[1])])
     after_scores = task.class_scores(model, tok, val, 32, 8, False)
     np.testing.assert_allclose(after_scores, scores + shift - np.logaddexp(*(scores + shift).T)[:, None]
                                + np.logaddexp(*scores.T)[:, None], atol=1e-5)  # softmax of the shifted logits

@@ -33,7 +33,7 @@ def _auto_section(train_metrics: dict) -> str:
     if not rows:
         return ""
     lines = "\n".join(f"- `{c['key']}` = **{c['value']}**: {c['why']}." for c in rows)
-    return f"## Automatic choices\nThe config left these to tuneforge; chosen from the training data:\n{lines}\n\n"
+    return f"## Automatic choices\nThe config left these to tuneforge; chosen from the training data (the decision bias from the validation split):\n{lines}\n\n"
 
 
 def _baseline_note(metrics: dict) -> str:

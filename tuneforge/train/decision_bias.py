@@ -83,7 +83,7 @@ def apply_decision_bias(cfg: Config, task, model, processor, labels: list[str], 
                       f"{counts})")
     with torch.no_grad():
         layer.bias.add_(torch.as_tensor(offsets, dtype=layer.bias.dtype, device=layer.bias.device))
-    shifted = {labels[c]: float(offsets[c]) for c in range(len(labels)) if offsets[c]}
+    shifted = ", ".join(f"{labels[c]} {offsets[c]:+.1f}" for c in range(len(labels)) if offsets[c])
     return Choice("train.decision_bias", shifted,
                   f"added to the output logits: validation macro-F1 {before:.4f} → {after:.4f} on {counts} "
                   f"(the boundary moves toward the classes given positive offsets; test data not used)")
