@@ -362,3 +362,29 @@ def test_saved_config_loads_back_identically(tmp_path):
 def test_error_message_shape():
     e = error(None, BASE + ["train.epochs=0"])
     assert re.fullmatch(r"command line: `train.epochs` must be positive, got 0.0\n  fix: .+", e.message())
+
+
+def test_every_owned_section_registers_its_checks():
+    """Config cannot import the layers that own these sections; each registers its rules (config/checks.py)."""
+    import tuneforge.methods.tune  # noqa: F401  (the tune space's owner)
+    import tuneforge.methods.zero_shot  # noqa: F401
+    import tuneforge.train.run  # noqa: F401  (setfit, the backbone table, PII kinds, augmentation operations)
+    from tuneforge.config.checks import SECTION_CHECKS
+    assert set(SECTION_CHECKS) == {"setfit", "zero_shot", "tune", "backbone", "data.redact", "data.augment.ops"}
+
+
+def test_a_config_read_before_its_owners_were_imported_is_checked_in_full_by_train(tmp_path):
+    """In a fresh process the config is read while no method is loaded: setfit's rules have not run yet. train()
+    validates again on entry, so the bad key still stops it before any data is read or file written."""
+    import subprocess
+    import sys
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    code = ("from tuneforge.config import load_config\n"
+            f"cfg = load_config(None, ['data.train={data}', 'output_dir={tmp_path / 'run'}', 'setfit.head=svm'])\n"
+            "print('loaded')\n"
+            "from tuneforge.train.run import train\n"
+            "train(cfg, progress=False)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == "loaded" and r.returncode != 0
+    assert "`setfit.head` is 'svm'" in r.stderr and not (tmp_path / "run").exists()

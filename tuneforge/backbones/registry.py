@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..config import TASK_INPUTS, register_check
 from ..errors import TuneforgeError
 
 
@@ -32,6 +33,16 @@ BACKBONES: dict[str, BackboneSpec] = {}
 def register(spec: BackboneSpec) -> BackboneSpec:
     BACKBONES[spec.name] = spec
     return spec
+
+
+@register_check("backbone")
+def check_modality(cfg, bad) -> None:
+    """A named backbone must read what the task reads (an image backbone cannot classify text)."""
+    spec, is_image = BACKBONES.get(cfg.backbone), TASK_INPUTS.get(cfg.task) == "images"
+    if spec is not None and (spec.modality == "image") != is_image:
+        fit = [n for n, s in BACKBONES.items() if (s.modality == "image") == is_image]
+        bad("backbone", f"{cfg.backbone!r} is {'an image' if spec.modality == 'image' else 'a text'} backbone "
+            f"and the task is {cfg.task}", f"use one of: {', '.join(fit)}")
 
 
 def package_dir(module: str, requirement: str) -> Path:

@@ -1,7 +1,7 @@
 """Typed run configuration: the schema (schema.py), reading YAML + dotted overrides (load.py) and the
 cross-field rules (checks.py). Import from here: `from tuneforge.config import Config, load_config`."""
 
-from .checks import validate
+from .checks import register_check, unknown_name, validate
 from .load import _coerce, load_config
 from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASK_INPUTS, TASKS, AugmentConfig,
                      Config,
@@ -10,4 +10,4 @@ from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEME
 
 __all__ = ["ADVERSARIAL", "METHODS", "POOLINGS", "REFUSED_METHODS", "TAG_SCHEMES", "TASK_INPUTS", "TASKS", "AugmentConfig", "Config",
            "DataConfig", "ImageConfig", "PeftConfig", "SetFitConfig", "TrainConfig", "TuneConfig", "ZeroShotConfig",
-           "_coerce", "describe", "load_config", "save_config", "validate"]
+           "_coerce", "describe", "load_config", "register_check", "save_config", "unknown_name", "validate"]

@@ -1,14 +1,44 @@
-"""Cross-field rules of a config, in one place: `validate(cfg)` raises a TuneforgeError naming the key."""
+"""Cross-field rules of a config: `validate(cfg)` raises a TuneforgeError naming the key.
+
+The fields config owns are checked here. A section owned by a higher layer (SetFit's and zero-shot's options, the
+tune space, the backbone table, PII kinds, augmentation operations) registers its own rules with
+`register_check`, from the module that owns it, the way a PEFT tuner registers with its config class: config
+cannot import its owners without an import cycle. A section's rules therefore run once its owner is loaded. Every
+command imports the owners it uses before it reads a config, and `train()`, `prepare()`, `tune()` and zero-shot's
+`evaluate_config()` validate again on entry, so a config read before its owner was imported is still checked in
+full before anything runs."""
 
 from __future__ import annotations
+
+import difflib
+from typing import Callable
 
 from ..errors import TuneforgeError
 from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASKS, Config,
                      TrainConfig)
 
 
+Bad = Callable[[str, str, str], None]  # bad(key, what, fix) raises the config's TuneforgeError
+SECTION_CHECKS: dict[str, Callable[[Config, Bad], None]] = {}
+
+
+def register_check(section: str):
+    """Decorator: `fn(cfg, bad)` checks `section` whenever a config is validated (see the module docstring)."""
+    def deco(fn):
+        SECTION_CHECKS[section] = fn
+        return fn
+    return deco
+
+
+def unknown_name(bad: Bad, key: str, what: str, name: str, known) -> None:
+    """`name` is not in `known`: say so, with the closest known name."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    bad(key, f"has unknown {what} {name!r}", (f"did you mean {close[0]}? " if close else "") +
+        f"use any of: {', '.join(known)}")
+
+
 def validate(cfg: Config) -> None:
-    """All cross-field checks live here, so the rules are in one place."""
+    """Config's own fields here, then every registered section's rules."""
     def bad(key, what, fix):
         raise TuneforgeError(f"`{key}` {what}", where=cfg.config_path or "config", fix=fix)
 
@@ -54,22 +84,18 @@ def validate(cfg: Config) -> None:
         bad("train.pooling", f"is {t.pooling!r}", f"use one of: {', '.join(POOLINGS)}")
     _validate_adversarial(t, bad)
     _validate_peft(cfg, bad)
-    from ..methods.setfit import check_options as check_setfit  # setfit.* keys and setfit's combinations
-    check_setfit(cfg, bad)
     if t.early_stopping_patience < 0:
         bad("train.early_stopping_patience", "is negative", "use 0 to disable, or a positive count")
     if t.max_length is not None and t.max_length > 8192:
         bad("train.max_length", f"is {t.max_length}", "use at most the backbone's maximum (often 512)")
     _validate_redact_augment(cfg, bad)
     _validate_image(cfg, bad)
-    from ..methods.zero_shot import check_options  # the same checks the zero-shot CLI flags get
-    check_options(cfg.zero_shot, bad)
-    from ..methods.tune_space import check_tune  # search space: keys must name config fields
-    check_tune(cfg, bad)
     for key, val in (("data.train_limit", cfg.data.train_limit), ("data.test_limit", cfg.data.test_limit),
                      ("data.validation_limit", cfg.data.validation_limit)):
         if val is not None and val <= 0:
             bad(key, f"is {val}", "use a positive count or leave it unset")
+    for check in SECTION_CHECKS.values():
+        check(cfg, bad)
 
 
 def _validate_peft(cfg: Config, bad) -> None:
@@ -108,13 +134,7 @@ def _validate_adversarial(t: TrainConfig, bad) -> None:
 
 
 def _validate_image(cfg: Config, bad) -> None:
-    from ..backbones.registry import BACKBONES
     im, is_image = cfg.image, cfg.task == "image-classification"
-    spec = BACKBONES.get(cfg.backbone)
-    if spec is not None and (spec.modality == "image") != is_image:
-        fit = [n for n, s in BACKBONES.items() if (s.modality == "image") == is_image]
-        bad("backbone", f"{cfg.backbone!r} is {'an image' if spec.modality == 'image' else 'a text'} backbone "
-            f"and the task is {cfg.task}", f"use one of: {', '.join(fit)}")
     if not is_image:
         return
     if not 32 <= im.size <= 1024:
@@ -135,21 +155,7 @@ def _validate_image(cfg: Config, bad) -> None:
 
 
 def _validate_redact_augment(cfg: Config, bad) -> None:
-    import difflib
-
-    from ..data.augment import OPS
-    from ..data.redact import KINDS
-    for kind in cfg.data.redact:
-        if kind not in KINDS:
-            close = difflib.get_close_matches(kind, KINDS, n=1)
-            bad("data.redact", f"has unknown type {kind!r}",
-                (f"did you mean {close[0]}? " if close else "") + f"use any of: {', '.join(KINDS)}")
-    a = cfg.data.augment
-    for op in a.ops:
-        if op not in OPS:
-            close = difflib.get_close_matches(op, OPS, n=1)
-            bad("data.augment.ops", f"has unknown operation {op!r}",
-                (f"did you mean {close[0]}? " if close else "") + f"use any of: {', '.join(OPS)}")
+    a = cfg.data.augment  # the kinds and operation names are checked by their owners (data/redact.py, augment.py)
     if a.per_example < 0:
         bad("data.augment.per_example", f"is {a.per_example}", "use 0 (off) or a positive number of copies")
     if not 0 < a.prob <= 1:

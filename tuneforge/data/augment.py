@@ -35,6 +35,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Callable
 
+from ..config import register_check, unknown_name
 from ..errors import TuneforgeError
 
 Op = Callable[[str, float, random.Random], str]
@@ -44,6 +45,13 @@ OPS: dict[str, Op] = {}
 def register_op(name: str, fn: Op) -> None:
     """Make `name` usable in `data.augment.ops` (config validation reads this registry)."""
     OPS[name] = fn
+
+
+@register_check("data.augment.ops")
+def check_ops(cfg, bad) -> None:
+    for op in cfg.data.augment.ops:
+        if op not in OPS:
+            unknown_name(bad, "data.augment.ops", "operation", op, OPS)
 
 
 # ---------------------------------------------------------------- thesauri

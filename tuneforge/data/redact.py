@@ -32,12 +32,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from ..config import TASK_INPUTS
+from ..config import TASK_INPUTS, register_check, unknown_name
 
 KINDS = ("email", "phone", "id_card", "bank_card", "url", "ip")
 PLACEHOLDER = {k: f"[{k.upper()}]" for k in KINDS}
 # equal spans: the type whose check is stronger wins (an ID's check digit beats Luhn's 1-in-10)
 PRIORITY = {"id_card": 0, "bank_card": 1, "email": 2, "url": 3, "ip": 4, "phone": 5}
+
+
+@register_check("data.redact")
+def check_kinds(cfg, bad) -> None:
+    for kind in cfg.data.redact:
+        if kind not in KINDS:
+            unknown_name(bad, "data.redact", "type", kind, KINDS)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from sklearn.model_selection import train_test_split
 
 from ..config import TASK_INPUTS, Config
 from ..errors import TuneforgeError
+from .augment import augment_examples  # also registers the data.augment.ops check (config/checks.py)
 from .conll import read_conll
 from .readers import ReadStats, TextExample, TokenExample, read_classification
+from .redact import redact_examples  # also registers the data.redact check
 
 SPLITS = ("train", "validation", "test")
 
@@ -61,7 +63,6 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
         examples, stats = read_classification(Path(path), cfg.data.format, cfg.data.text_column,
                                               cfg.data.label_column, cfg.data.encoding, skip_bad=skip)
     if cfg.data.redact:
-        from .redact import redact_examples
         examples, stats.redacted = redact_examples(examples, cfg.data.redact)
     return examples, stats
 
@@ -167,7 +168,6 @@ def load_splits(cfg: Config) -> Splits:
     augmented: Counter = Counter()
     a = d.augment
     if a.per_example:  # after splitting and limits: validation and test stay real data
-        from .augment import augment_examples
         before = len(train)
         train, augmented = augment_examples(train, a.ops, a.per_example, a.prob, seed if a.seed is None else a.seed)
         notes.append(f"train augmented with {len(train) - before} EDA copies of {before} examples "

@@ -28,7 +28,7 @@ from collections import Counter
 
 import torch
 
-from ..config import Config
+from ..config import Config, register_check
 from ..errors import TuneforgeError
 from .registry import Fitted, MethodSpec, register_method
 
@@ -70,6 +70,7 @@ def resolve_method(cfg: Config, train_examples) -> None:
         t.learning_rate = DEFAULT_LEARNING_RATE
 
 
+@register_check("setfit")
 def check_options(cfg: Config, bad) -> None:
     """Validation of the `setfit:` section and of setfit's combinations with other keys (config.validate)."""
     s = cfg.setfit

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 from transformers import TrainerCallback
 
-from ..config import Config, TuneConfig
+from ..config import Config, TuneConfig, validate
 from ..errors import TuneforgeError
 from ..rundir import METRICS_FILE
 from .registry import METHODS
@@ -122,7 +122,6 @@ def baseline_params(cfg: Config, space: dict) -> dict:
 
 def with_params(cfg: Config, params: dict, output_dir: str | None = None) -> Config:
     """A copy of the config with the trial's values (and its own output_dir), validated like any config."""
-    from ..config import validate
     out = copy.deepcopy(cfg)
     for key, value in params.items():
         set_field(out, key, value)
@@ -153,6 +152,7 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
     from ..tasks.base import get_task
     from ..train.run import train
 
+    validate(cfg)  # every section's rules, the tune space's included (config/checks.py)
     if trials < 1:
         raise TuneforgeError(f"--trials is {trials}", where="command line", fix="ask for at least one trial")
     space = flatten_space(cfg.tune.space)

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 from typing import Any, get_args, get_type_hints
 
+from ..config import Config, _coerce, describe, register_check, validate
 from ..errors import TuneforgeError
 from ..tasks.base import find_task
 
@@ -41,7 +42,6 @@ def flatten_space(space: dict, prefix: str = "") -> dict[str, dict]:
 def field_type(key: str) -> Any | None:
     """The declared type of the config field a dotted key names (Optional stripped), or None if it names
     no field (or a whole section)."""
-    from ..config import Config
     cls: Any = Config
     parts = key.split(".")
     for i, part in enumerate(parts):
@@ -62,7 +62,6 @@ def field_type(key: str) -> Any | None:
 
 def set_field(cfg, key: str, value: Any) -> None:
     """Set a dotted config field, coerced to its declared type the way a YAML value would be."""
-    from ..config import _coerce, Config
     *path, name = key.split(".")
     node = cfg
     for p in path:
@@ -72,10 +71,10 @@ def set_field(cfg, key: str, value: Any) -> None:
 
 
 def _leaf_keys() -> list[str]:
-    from ..config import describe
     return [k for k, _, _ in describe()]
 
 
+@register_check("tune")
 def check_tune(cfg, bad) -> None:
     """Every rule of the `tune:` section; `bad(key, what, fix)` raises the config's TuneforgeError."""
     t = cfg.tune
@@ -165,7 +164,6 @@ def _check_param(cfg, key: str, spec: Any, bad) -> None:
 
 def _check_value(cfg, key: str, label: str, value: Any, bad) -> None:
     """A value of the space must pass the same checks as a value written in the config."""
-    from ..config import validate
     trial = copy.deepcopy(cfg)
     trial.tune.space = {}  # no recursion: the trial's own space is not searched again
     try:

@@ -16,7 +16,7 @@ import copy
 from collections import Counter
 from pathlib import Path
 
-from ..config import Config, ZeroShotConfig
+from ..config import Config, ZeroShotConfig, register_check, validate
 from ..errors import TuneforgeError
 
 METHODS = ("embedding", "llm")
@@ -80,6 +80,11 @@ def check_options(zs: ZeroShotConfig, bad) -> None:
             bad("zero_shot.template", e.what, e.fix)
     if zs.batch_size <= 0:
         bad("zero_shot.batch_size", f"must be positive, got {zs.batch_size}", "use e.g. 32")
+
+
+@register_check("zero_shot")
+def check_section(cfg: Config, bad) -> None:
+    check_options(cfg.zero_shot, bad)
 
 
 def _raise_on_cli(key: str, what: str, fix: str) -> None:
@@ -166,6 +171,7 @@ def evaluate_config(cfg: Config) -> tuple[dict, list[str]]:
     """Zero-shot on the config's test split (the same one `tuneforge train` reports), majority baseline
     from its training split. Labels default to the training data's own labels."""
     from ..data.splits import load_splits
+    validate(cfg)  # a config read before this module was imported has not met check_section yet
     if cfg.task != "text-classification":
         raise TuneforgeError(f"zero-shot classifies whole texts; task is {cfg.task}", where="task",
                              fix="use a text-classification config")

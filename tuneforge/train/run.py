@@ -16,7 +16,7 @@ from pathlib import Path
 from transformers import AutoConfig, set_seed
 
 from ..backbones.registry import resolve_backbone
-from ..config import Config
+from ..config import Config, validate
 from ..data.report import build_report
 from ..data.splits import load_splits
 from ..errors import TuneforgeError
@@ -84,6 +84,7 @@ def resolve_defaults(cfg: Config, task: Task, backbone_path: str) -> None:
 def prepare(cfg: Config, progress: bool = True):
     """Everything up to the model: data read and checked (all data errors happen here, before any
     file is written), backbone resolved, defaults filled, features built."""
+    validate(cfg)  # again: sections whose owners were imported after the config was read (config/checks.py)
     task = get_task(cfg.task)
     splits = load_splits(cfg)
     requested_method = cfg.train.method
