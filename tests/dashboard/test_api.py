@@ -110,7 +110,7 @@ def test_inside_serve_the_split_is_live_and_drift_is_measured(registry_dir, runs
             [(1, 80.0, True), (2, 20.0, True)]
         targets = httpx.get(s.url + "/api/playground", headers=AUTH).json()["targets"]
         assert targets[0] == {"kind": "served", "id": "sentiment", "label": "sentiment (served)",
-                              "task": "text-classification", "url": "/v1/models/sentiment/predict"}
+                              "task": "text-classification", "input": "text", "url": "/v1/models/sentiment/predict"}
         assert {"registry/sentiment/v1", "runs/sentiment-v1"} <= {t["id"] for t in targets}
         for i in range(12):
             r = httpx.post(s.url + "/v1/models/sentiment/predict", json={"texts": [f"the plot was good {i}"],

@@ -49,6 +49,7 @@ def test_image_upload_is_classified_and_junk_refused(image_runs):
     with Server(create_dashboard_app(image_runs, key=AUTH["X-API-Key"])) as s:
         (target,) = httpx.get(s.url + "/api/playground", headers=AUTH).json()["targets"]
         assert target["task"] == "image-classification" and target["id"] == "runs/stripes"
+        assert target["input"] == "images"  # the page shows its file input by what the task reads, not by its name
         url = s.url + target["url"]
         data = "data:image/png;base64," + base64.b64encode(_png(True, 7)).decode()
         r = httpx.post(url, headers=AUTH, json={"images": [data]}, timeout=120)

@@ -66,7 +66,9 @@ def test_token_confusion_counts_words_and_lists_entities(tmp_path):
     preds = [{"tokens": list("张三在北京"), "tags": ["B-PER", "I-PER", "O", "B-LOC", "I-LOC"],
               "predicted": ["B-PER", "I-PER", "O", "B-PER", "I-PER"]},
              {"tokens": list("李四"), "tags": ["B-PER", "I-PER"], "predicted": ["B-PER", "I-PER"]}]
-    err = R.detail("runs/n", fake_run(tmp_path / "n", "token-classification", preds))["errors"]
+    d = R.detail("runs/n", fake_run(tmp_path / "n", "token-classification", preds))
+    err = d["errors"]
+    assert d["input"] == "tokens"  # the page draws the word-level mistakes table by what the task reads
     assert err["labels"] == ["O", "LOC", "PER"]
     assert err["matrix"] == [[1, 0, 0], [0, 0, 2], [0, 0, 4]] and err["n"] == 7
     (w,) = err["worst"]

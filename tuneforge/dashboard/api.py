@@ -92,6 +92,12 @@ def _classifies_images(task_name) -> bool:
     return task is not None and not task.takes_text
 
 
+def _input_of(task_name) -> str | None:
+    """What the task reads (text, tokens, images): the page picks its form and tables by this, not by task name."""
+    task = find_task(task_name)
+    return task.input_kind if task is not None else None
+
+
 def _task_of(path: Path) -> str | None:
     import yaml
     try:
@@ -245,10 +251,11 @@ def make_router(ctx: DashboardContext, in_schema: bool = False) -> APIRouter:
                 task = _task_of(versions[v].path) if v in versions else None
                 if not _classifies_images(task):  # the predict endpoint takes texts
                     targets.append({"kind": "served", "id": name, "label": f"{name} (served)", "task": task,
-                                    "url": f"/v1/models/{name}/predict"})
+                                    "input": _input_of(task), "url": f"/v1/models/{name}/predict"})
         for run_id, path in runlib.find_runs(ctx.roots).items():
-            targets.append({"kind": "run", "id": run_id, "label": f"{run_id} (run)", "task": _task_of(path),
-                            "url": "/api/run/predict?id=" + quote(run_id, safe="")})
+            task = _task_of(path)
+            targets.append({"kind": "run", "id": run_id, "label": f"{run_id} (run)", "task": task,
+                            "input": _input_of(task), "url": "/api/run/predict?id=" + quote(run_id, safe="")})
         return {"targets": targets}
 
     return r

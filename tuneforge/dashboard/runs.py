@@ -104,7 +104,9 @@ def summary(run_id: str, path: Path) -> dict:
             raise TuneforgeError(f"cannot read config.yaml: a {type(cfg).__name__}, not a mapping", where=str(path))
     except (TuneforgeError, OSError, ValueError, yaml.YAMLError) as e:
         return out | {"error": str(e)}
+    task = find_task(cfg.get("task") or metrics.get("task"))
     return out | {"task": cfg.get("task") or metrics.get("task"), "backbone": cfg.get("backbone"),
+                  "input": task.input_kind if task is not None else None,  # the page's tables follow what it reads
                   "metrics": {k: metrics[k] for k in ("test", "validation", "baseline_majority", "baseline_tfidf", "train")
                               if isinstance(metrics.get(k), dict)},
                   # task and backbone have their own rows; where files were written is no setting

@@ -108,7 +108,6 @@ const METRIC_ROWS = ["test.accuracy", "test.macro_f1", "test.entity_f1", "test.e
   "train.samples_per_second", "train.runtime_s", "train.peak_rss_mb"];
 const get = (obj, dotted) => dotted.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj);
 const runLink = (id) => h("a", { href: "#/run/" + encodeURIComponent(id) }, id);
-const mainMetric = (task) => task === "token-classification" ? "entity_f1" : "macro_f1";
 
 function compareTable(runs) {
   const head = h("tr", {}, h("th", { scope: "col" }, "key"), runs.map((r) => h("th", { scope: "col" }, runLink(r.id))));
@@ -175,9 +174,9 @@ function confusionTable(err) {
       }))))));
 }
 
-function mistakesTable(err, task) {
+function mistakesTable(err, input) {
   if (!err.worst.length) return h("p", {}, "No mistakes on the test split.");
-  if (task === "token-classification") {
+  if (input === "tokens") {
     const ents = (es) => es.length ? es.map((e) => `${e.text} [${e.type}]`).join(", ") : "none";
     return h("table", {}, h("caption", {}, `Test sentences with the most wrongly tagged words (${err.wrong} sentences have mistakes)`),
       h("thead", {}, h("tr", {}, ["sentence", "wrong words", "true entities", "predicted entities"].map((c) => h("th", { scope: "col" }, c)))),
@@ -209,7 +208,7 @@ async function pageRun(root, id) {
     lineChart({ title: `Validation ${d.main_metric} per epoch`, xLabel: "epoch", yLabel: d.main_metric, yMin: 0, yMax: 1,
       series: [{ name: "validation " + d.main_metric, points: lc.filter((p) => key in p).map((p) => [p.epoch, p[key]]) }] })));
   if (!d.errors) { root.append(h("p", {}, "This run has no test predictions (test_predictions.jsonl).")); return; }
-  root.append(h("h2", {}, "Confusion matrix"), confusionTable(d.errors), h("h2", {}, "Worst mistakes"), mistakesTable(d.errors, d.task));
+  root.append(h("h2", {}, "Confusion matrix"), confusionTable(d.errors), h("h2", {}, "Worst mistakes"), mistakesTable(d.errors, d.input));
   if (d.plots.length) root.append(h("h2", {}, "Plots written by training"), h("ul", {}, d.plots.map((p) =>
     h("li", {}, h("a", { href: `/api/run/plot?id=${encodeURIComponent(d.id)}&name=${p}` }, p)))));
 }
@@ -292,9 +291,9 @@ async function pageMonitor(root) {
 }
 
 // ---------------------------------------------------------------------------------------------- playground
-function showPrediction(out, task, p) {
+function showPrediction(out, p) {
   out.replaceChildren();
-  if (task === "token-classification" || p.entities) {
+  if (p.entities) {  // a tagger's answer: entities with character spans
     const text = p.text, parts = [];
     let at = 0;
     for (const e of [...p.entities].sort((a, b) => a.start - b.start)) {
@@ -327,7 +326,7 @@ async function pagePlayground(root) {
   const fileBox = h("p", { hidden: true }, h("label", { for: "pg-image" }, "Image"), " ", file);
   const out = h("section", { "aria-live": "polite", id: "pg-result" });
   const target = () => targets[+sel.value];
-  const sync = () => { const img = target().task === "image-classification"; textBox.hidden = img; fileBox.hidden = !img; };
+  const sync = () => { const img = target().input === "images"; textBox.hidden = img; fileBox.hidden = !img; };
   sel.addEventListener("change", sync);
   const form = h("form", { onsubmit: async (e) => {
     e.preventDefault();
@@ -335,13 +334,13 @@ async function pagePlayground(root) {
     out.replaceChildren(h("p", {}, "Predicting… (a run's model loads on its first use)"));
     try {
       let body;
-      if (t.task === "image-classification") {
+      if (t.input === "images") {
         if (!file.files.length) throw new Error("choose an image file first");
         const data = await new Promise((ok, bad) => { const r = new FileReader(); r.onload = () => ok(r.result); r.onerror = bad; r.readAsDataURL(file.files[0]); });
         body = { images: [data] };
       } else body = { texts: [text.value] };
       const res = await api(t.url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      showPrediction(out, t.task, res.predictions[0]);
+      showPrediction(out, res.predictions[0]);
     } catch (err) { out.replaceChildren(problem(err)); }
   } }, h("p", {}, h("label", { for: "pg-target" }, "Model"), " ", sel), textBox, fileBox, h("button", { type: "submit" }, "Predict"));
   root.append(form, out);
