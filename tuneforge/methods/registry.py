@@ -17,11 +17,17 @@ Phases, in the order a run meets them (each optional):
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import Config
 from ..errors import TuneforgeError
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory, for a run's train metrics (full tuning's and a method's own loop's)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 @dataclass

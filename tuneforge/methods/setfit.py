@@ -30,7 +30,7 @@ import torch
 
 from ..config import Config, register_check
 from ..errors import TuneforgeError
-from .registry import Fitted, MethodSpec, register_method
+from .registry import Fitted, MethodSpec, peak_rss_mb, register_method
 
 # `train.method: auto` picks setfit when the training set has fewer examples per class (on average) than
 # this, full fine-tuning otherwise. Measured by `benchmarks/fewshot_polarity.py` (polarity, minilm-l6, the same
@@ -281,10 +281,10 @@ def fit(cfg: Config, task, model, tokenizer, labels: list[str], splits, bf16: bo
         progress: bool = True) -> Fitted | None:
     """Both phases; the train layer writes the same run directory as for full fine-tuning. None on the
     processes other than the first under `accelerate launch`: few-shot work is small, one process trains."""
-    from ..train.run import peak_rss_mb  # here: train.run imports the method registry, which imports this module
-
     if int(os.environ.get("RANK", "0")) != 0:
         return None
+    # The device the Trainer would use for full tuning; autocast (tasks/base.py) already assumes it.
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     index = {l: i for i, l in enumerate(labels)}
     texts = [e.text for e in splits.train]
     y = [index[e.label] for e in splits.train]

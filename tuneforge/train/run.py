@@ -7,7 +7,6 @@ read only it. `metrics.json` is written last, so its presence marks a finished r
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import time
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from ..data.report import build_report
 from ..data.splits import load_splits
 from ..errors import TuneforgeError
 from ..evaluation.outputs import write_run
-from ..methods.registry import method_of
+from ..methods.registry import method_of, peak_rss_mb
 from ..methods.setfit import resolve_method
 from ..rundir import METRICS_FILE
 from ..tasks.base import Task, get_task, use_bf16
@@ -32,10 +31,6 @@ from .decision_bias import apply_decision_bias
 from .trainer import build_trainer
 
 CHECKPOINTS = "checkpoints"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
