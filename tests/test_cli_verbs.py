@@ -35,3 +35,9 @@ def test_main_runs_the_verbs_call(monkeypatch):
     got = []
     monkeypatch.setattr(VERB["models"], "run", lambda a: got.append(a.verb) or 0)
     assert main(["models"]) == 0 and got == ["models"]
+
+
+def test_export_help_names_the_registered_formats():
+    from tuneforge.cli.runs import FORMAT_HELP
+    from tuneforge.export.formats import EXPORT_FORMATS
+    assert FORMAT_HELP.split(" | ") == list(EXPORT_FORMATS)

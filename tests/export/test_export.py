@@ -196,3 +196,18 @@ def test_cli_export_and_predict_on_an_onnx_export(cls_run, cls_onnx, tmp_path):
     r = cli("export", str(cls_run), "--format", "fp8", "--output", str(tmp_path / "z"))
     assert r.returncode == 2 and "unknown export format 'fp8'" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "z").exists()
+
+
+def test_every_format_is_one_registered_spec():
+    """The exporter and the loader ask the spec (write, load, files); nothing tests a format's name."""
+    import inspect
+
+    import tuneforge.export.exporter as exporter
+    import tuneforge.export.load as load
+    from tuneforge.export.formats import EXPORT_FORMATS
+    assert tuple(EXPORT_FORMATS) == FORMATS
+    for spec in EXPORT_FORMATS.values():
+        assert callable(spec.write) and callable(spec.load) and spec.files
+    for module in (exporter, load):
+        source = inspect.getsource(module)
+        assert not [f for f in FORMATS if f'"{f}"' in source], module.__name__

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import TuneforgeError
 from ..evaluation.reference import REFERENCE
 from ..writing import check_output_dir
-from .formats import FORMATS, ONNX_FORMATS, load_model, model_files, write
+from .formats import FORMATS, export_format
 from .load import EXPORT_INFO, is_export
 from ..rundir import CONFIG_FILE, LABELS_FILE
 
@@ -86,13 +86,14 @@ def _size_mb(files: list[Path]) -> float:
 
 def _assemble(run, fmt: str, out: Path) -> None:
     """Everything a stranger needs beside the weights: tokenizer, labels, the run's config."""
-    write(fmt, run.model, run.tokenizer, out)
+    spec = export_format(fmt)
+    spec.write(run.model, run.tokenizer, out)
     run.tokenizer.save_pretrained(str(out))
     for name in (LABELS_FILE, CONFIG_FILE):
         shutil.copy2(run.path / name, out / name)
     if (run.path / REFERENCE).is_file():  # drift is measured against it; the export may be served far from its run
         shutil.copy2(run.path / REFERENCE, out / REFERENCE)
-    if fmt in ONNX_FORMATS:  # the HF config documents architecture and id2label; torch formats write their own
+    if spec.needs_hf_config:  # the HF config documents architecture and id2label; torch formats write their own
         shutil.copy2(run.path / "config.json", out / "config.json")
 
 
@@ -124,7 +125,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         _assemble(ref, fmt, tmp)
-        exported = load_model(fmt, tmp, ref.task)  # exactly what load_predictor will load later
+        exported = export_format(fmt).load(tmp, ref.task)  # exactly what load_predictor will load later
         # The two timed passes run back to back, after the (CPU-heavy) export, so both see the same machine.
         fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
         exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
@@ -139,7 +140,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
                 fix="keep the fp32 model or use another format (onnx keeps fp32 accuracy), or pass --force "
                     "to export it anyway")
         fp32_size = _size_mb([run_path / "model.safetensors"])
-        size = _size_mb(model_files(fmt, tmp))
+        size = _size_mb([tmp / f for f in export_format(fmt).files])
         info = {
             "format": fmt,
             "task": ref.cfg.task,

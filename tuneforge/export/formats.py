@@ -1,7 +1,9 @@
-"""The four export formats: how each is written from the fp32 model, and how each is loaded back.
+"""The four export formats as registered specs: how each is written from the fp32 model, which files hold its
+weights, and how it is loaded back.
 
 Writing and loading sit side by side so the export that `tuneforge export` evaluates is loaded by the
-very code `load_predictor` uses later.
+very code `load_predictor` uses later. A new format is one `register_format(ExportFormat(...))` here; the
+exporter, the loader, the CLI's help and the card ask the registry instead of testing the format's name.
 
 - onnx        torch.onnx's dynamo exporter (torch.export + onnxscript), dynamic batch and sequence axes.
               The older TorchScript exporter (`dynamo=False`) traces Transformers 5's attention-mask code
@@ -23,12 +25,12 @@ import copy
 import io
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
-FORMATS = ("onnx", "onnx-int8", "torch-int8", "bf16")
-ONNX_FORMATS = ("onnx", "onnx-int8")
 ONNX_FILE = "model.onnx"
 INT8_STATE = "model.int8.pt"
 
@@ -127,38 +129,55 @@ def write_bf16(model, out: Path) -> None:
     copy.deepcopy(model).to(torch.bfloat16).save_pretrained(str(out))  # config.json + model.safetensors
 
 
-def write(fmt: str, model, tokenizer, out: Path) -> None:
-    if fmt == "onnx":
-        write_onnx(model, tokenizer, out / ONNX_FILE)
-    elif fmt == "onnx-int8":
-        write_onnx_int8(model, tokenizer, out / ONNX_FILE)
-    elif fmt == "torch-int8":
-        write_torch_int8(model, out)
-    elif fmt == "bf16":
-        write_bf16(model, out)
-    else:  # export_run validates first; this guards direct callers
-        raise ValueError(fmt)
+def load_onnx(path: Path, task):
+    from .onnx_model import OnnxModel  # onnxruntime only when an ONNX export is loaded
+    return OnnxModel(path / ONNX_FILE)
 
 
-def model_files(fmt: str, out: Path) -> list[Path]:
-    """The weight files of an export: what its size counts (not tokenizer or metadata)."""
-    names = {"onnx": [ONNX_FILE], "onnx-int8": [ONNX_FILE], "torch-int8": [INT8_STATE],
-             "bf16": ["model.safetensors"]}[fmt]
-    return [out / n for n in names]
+def load_torch_int8(path: Path, task):
+    from transformers import AutoConfig
+    model = task.model_class.from_config(AutoConfig.from_pretrained(str(path)))
+    model = _quantize_linear(model.eval())  # same structure as at export, then the saved int8 weights
+    with _no_quantization_deprecation():
+        model.load_state_dict(torch.load(path / INT8_STATE, weights_only=True))
+    return model.eval()
 
 
-def load_model(fmt: str, path: Path, task):
-    """The network of an export directory, ready for `task.predict` / `task.evaluate`."""
-    if fmt in ONNX_FORMATS:
-        from .onnx_model import OnnxModel
-        return OnnxModel(path / ONNX_FILE)
-    if fmt == "torch-int8":
-        from transformers import AutoConfig
-        model = task.model_class.from_config(AutoConfig.from_pretrained(str(path)))
-        model = _quantize_linear(model.eval())  # same structure as at export, then the saved int8 weights
-        with _no_quantization_deprecation():
-            model.load_state_dict(torch.load(path / INT8_STATE, weights_only=True))
-        return model.eval()
-    if fmt == "bf16":
-        return task.model_class.from_pretrained(str(path), dtype=torch.bfloat16).eval()
-    raise ValueError(fmt)
+def load_bf16(path: Path, task):
+    return task.model_class.from_pretrained(str(path), dtype=torch.bfloat16).eval()
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    summary: str
+    write: Callable  # (model, tokenizer, out_dir) -> None: the weights (and, for torch formats, config.json)
+    load: Callable  # (export_dir, task) -> a network ready for task.predict / task.evaluate
+    files: tuple[str, ...]  # the weight files: what the export's size counts (not tokenizer or metadata)
+    # ONNX files carry no Hugging Face config: the run's config.json is copied beside them (architecture, id2label)
+    needs_hf_config: bool = False
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {}
+
+
+def register_format(spec: ExportFormat) -> ExportFormat:
+    EXPORT_FORMATS[spec.name] = spec
+    return spec
+
+
+register_format(ExportFormat("onnx", "ONNX graph, fp32 (ONNX Runtime)",
+                             lambda m, tok, out: write_onnx(m, tok, out / ONNX_FILE), load_onnx, (ONNX_FILE,),
+                             needs_hf_config=True))
+register_format(ExportFormat("onnx-int8", "ONNX graph with int8 weights, activations quantized per batch",
+                             lambda m, tok, out: write_onnx_int8(m, tok, out / ONNX_FILE), load_onnx, (ONNX_FILE,),
+                             needs_hf_config=True))
+register_format(ExportFormat("torch-int8", "PyTorch, every Linear int8 (dynamic quantization)",
+                             lambda m, tok, out: write_torch_int8(m, out), load_torch_int8, (INT8_STATE,)))
+register_format(ExportFormat("bf16", "PyTorch, every weight bfloat16 (half the size)",
+                             lambda m, tok, out: write_bf16(m, out), load_bf16, ("model.safetensors",)))
+FORMATS = tuple(EXPORT_FORMATS)  # the names, in registration order (the CLI's help, error messages)
+
+
+def export_format(name: str) -> ExportFormat:
+    return EXPORT_FORMATS[name]

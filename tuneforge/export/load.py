@@ -22,7 +22,7 @@ REEXPORT = ("export the run again with `tuneforge export RUN --format ... --over
 
 @dataclass
 class ExportedRun(LoadedRun):
-    format: str = ""  # onnx | onnx-int8 | torch-int8 | bf16
+    format: str = ""  # a name in export.formats.EXPORT_FORMATS
     info: dict = field(default_factory=dict)  # export.json: size, speed and accuracy against fp32
 
 
@@ -31,7 +31,7 @@ def is_export(path: Path) -> bool:
 
 
 def read_info(path: Path) -> dict:
-    from .formats import FORMATS
+    from .formats import FORMATS  # here: formats imports torch, and the registry lists exports without it
     f = Path(path) / EXPORT_INFO
     try:
         info = json.loads(f.read_text(encoding="utf-8"))
@@ -48,12 +48,14 @@ def load_export(path: str | Path) -> ExportedRun:
     from transformers import AutoTokenizer
 
     from ..tasks.base import get_task
-    from .formats import load_model, model_files
+    from .formats import export_format
 
     path = Path(path)
     info = read_info(path)
     fmt = info["format"]
-    for f in [path / CONFIG_FILE, path / LABELS_FILE, *model_files(fmt, path)]:
+    spec = export_format(fmt)
+    weights = [path / f for f in spec.files]
+    for f in [path / CONFIG_FILE, path / LABELS_FILE, *weights]:
         if not f.is_file():
             raise TuneforgeError(f"the {fmt} export is incomplete (no {f.name})", where=str(path),
                                  fix="export the run again with `tuneforge export RUN --format ... --overwrite`")
@@ -61,11 +63,11 @@ def load_export(path: str | Path) -> ExportedRun:
     labels = read_labels(path, REEXPORT)
     task = get_task(cfg.task)
     try:
-        model = load_model(fmt, path, task)
+        model = spec.load(path, task)
     except (TuneforgeError, ImportError):
         raise
     except Exception as e:  # a truncated or garbled model file: the loader's own words, the file named
-        raise damaged(model_files(fmt, path)[0], f"the {fmt} model cannot be loaded ({type(e).__name__}: {e})",
+        raise damaged(weights[0], f"the {fmt} model cannot be loaded ({type(e).__name__}: {e})",
                       REEXPORT) from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
