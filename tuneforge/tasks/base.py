@@ -6,12 +6,13 @@ A task is one module that subclasses `Task` and registers itself with `@register
 from __future__ import annotations
 
 import contextlib
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..config import Config
+from ..config import TASK_INPUTS, Config
 
 TASK_REGISTRY: dict[str, type["Task"]] = {}
 
@@ -33,9 +34,11 @@ def find_task(name) -> "Task | None":
 
 
 def get_task(name: str) -> "Task":
-    from . import text_classification, token_classification  # noqa: F401  (registration side effect)
-    if name == "image-classification":  # imported only when asked for: text runs never load the image stack
-        from . import image_classification  # noqa: F401
+    """The task a config names. Its module is named after it (text-classification: tasks/text_classification.py)
+    and registers itself when imported, so a new task is one module; only the asked-for task is imported (text runs
+    never load the image stack)."""
+    if name not in TASK_REGISTRY and name in TASK_INPUTS:
+        importlib.import_module(f"{__package__}.{name.replace('-', '_')}")
     return TASK_REGISTRY[name]()
 
 
