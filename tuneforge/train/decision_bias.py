@@ -57,8 +57,11 @@ def choose_offsets(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float
 
 
 def output_layer(model, n_labels: int) -> torch.nn.Linear | None:
-    """The last Linear with one output per label: the classifier (BERT, SetFit) or its out_proj (XLM-R)."""
-    found = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == n_labels]
+    """The last Linear with one output per label: the classifier (BERT, SetFit) or its out_proj (XLM-R). Under a
+    PEFT adapter the head is a trained copy (modules_to_save) beside the untouched `original_module`, which never
+    runs: the copy is the one to shift, and the adapter and the merged weights both save it."""
+    found = [m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m.out_features == n_labels
+             and "original_module" not in name.split(".")]
     return found[-1] if found else None
 
 

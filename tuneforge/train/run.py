@@ -164,10 +164,10 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
     runtime = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
         return out  # one process writes the run directory
+    # before PEFT's finish: the offsets go into the trained head that both RUN/adapter/ and the merged weights save
+    record_choice(report, apply_decision_bias(cfg, task, trainer.model, tokenizer, labels, splits.validation, bf16))
     if method.finish is not None:  # PEFT: RUN/adapter/ + the merged model as the run's ordinary weights
         model = trainer.model = method.finish(trainer.model, out)
-    # after the adapter is merged: the offsets go into the plain model's output bias
-    record_choice(report, apply_decision_bias(cfg, task, trainer.model, tokenizer, labels, splits.validation, bf16))
     eval_s = sum(h.get("eval_runtime", 0.0) for h in trainer.state.log_history)
     seen = result.metrics.get("train_samples_per_second", 0.0) * result.metrics.get("train_runtime", 0.0)
     train_metrics = {
