@@ -14,7 +14,7 @@ import difflib
 from typing import Callable
 
 from ..errors import TuneforgeError
-from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASKS, Config,
+from .schema import (ADVERSARIAL, METHODS, POOLINGS, REFUSED_METHODS, TAG_SCHEMES, TASK_INPUTS, TASKS, Config,
                      TrainConfig)
 
 
@@ -134,7 +134,7 @@ def _validate_adversarial(t: TrainConfig, bad) -> None:
 
 
 def _validate_image(cfg: Config, bad) -> None:
-    im, is_image = cfg.image, cfg.task == "image-classification"
+    im, is_image = cfg.image, TASK_INPUTS.get(cfg.task) == "images"
     if not is_image:
         return
     if not 32 <= im.size <= 1024:
@@ -162,7 +162,7 @@ def _validate_redact_augment(cfg: Config, bad) -> None:
         bad("data.augment.prob", f"is {a.prob}", "use a probability in (0, 1]; EDA uses 0.05-0.1")
     if a.per_example and not a.ops:
         bad("data.augment.ops", "is empty", "name at least one of: synonym, insert, swap, delete")
-    if a.per_example and cfg.task == "token-classification":
+    if a.per_example and TASK_INPUTS.get(cfg.task) == "tokens":
         bad("data.augment.per_example", "is not supported for token-classification",
             "set data.augment.per_example=0: swapping, deleting or inserting words would move them away from "
             "their entity tags")

@@ -114,7 +114,7 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
         raise TuneforgeError(f"--alpha is {alpha}", where="command line",
                              fix="use a weight in [0, 1]: 1 = teacher's soft labels only, 0 = hard labels only")
     teacher = load_run(teacher_run)  # checks it is a finished run
-    if teacher.cfg.task != "text-classification":
+    if not teacher.task.classifies_texts:
         raise TuneforgeError(f"distillation supports text-classification runs; {teacher_run} is {teacher.cfg.task}",
                              where=str(teacher_run), fix="distil a text-classification run")
     n_layers = getattr(teacher.model.config, "num_hidden_layers", None)

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE, LABELS_FILE
+from ..tasks.base import get_task
 from .registry import MethodSpec, register_method
 
 ADAPTER_DIR = "adapter"  # RUN/adapter/: adapter_model.safetensors + adapter_config.json
@@ -62,7 +63,7 @@ def _head_modules(model, cfg: Config) -> list[str]:
     import torch
     heads = ["classifier"]
     dense = getattr(getattr(model.base_model, "pooler", None), "dense", None)
-    if cfg.task == "text-classification" and cfg.train.pooling == "cls" and dense is not None:
+    if get_task(cfg.task).classifies_texts and cfg.train.pooling == "cls" and dense is not None:
         w = dense.weight
         # exactly the identity/zero start of TextClassificationTask.build_model: no pretrained pooler is
         if torch.equal(w, torch.eye(w.shape[0], dtype=w.dtype)) and not dense.bias.any():
@@ -76,11 +77,11 @@ def peft_config_for(model, cfg: Config):
     p, method = cfg.peft, cfg.train.method
     heads = _head_modules(model, cfg)
     if p.target_modules is None:
-        pooler_used = (cfg.task == "text-classification" and cfg.train.pooling == "cls"
+        pooler_used = (get_task(cfg.task).classifies_texts and cfg.train.pooling == "cls"
                        and getattr(model.base_model, "pooler", None) is not None)
         p.target_modules = default_target_modules(method, model.config.model_type,
                                                   pretrained_pooler=pooler_used and "pooler" not in heads)
-    task_type = TaskType.SEQ_CLS if cfg.task == "text-classification" else TaskType.TOKEN_CLS
+    task_type = TaskType[get_task(cfg.task).peft_task_type]
     if method == "lora":
         return LoraConfig(task_type=task_type, r=p.r, lora_alpha=p.alpha, lora_dropout=p.dropout,
                           target_modules=list(p.target_modules), modules_to_save=heads)
@@ -163,6 +164,6 @@ for _name, _summary in (("lora", "trains a low-rank adapter on the frozen body (
                         ("ia3", "trains IA3 scaling vectors on the frozen body plus the head, merged into the saved "
                                 "weights")):
     # image-classification is refused by config.validate (its EfficientNet body has no PEFT defaults here)
-    register_method(MethodSpec(name=_name, summary=_summary, tasks=("text-classification", "token-classification"),
+    register_method(MethodSpec(name=_name, summary=_summary, takes=lambda task: task.peft_task_type is not None,
                                learning_rate=DEFAULT_LEARNING_RATES[_name], wrap=wrap_model,
                                finish=save_adapter_and_merge, describe=describe))

@@ -23,6 +23,7 @@ from typing import Callable
 
 from ..config import Config
 from ..errors import TuneforgeError
+from ..tasks.base import Task, find_task
 
 
 def peak_rss_mb() -> float:
@@ -42,7 +43,8 @@ class Fitted:
 class MethodSpec:
     name: str
     summary: str
-    tasks: tuple[str, ...] | None  # None: every task
+    # Which tasks it trains, asked of the task's spec (tuneforge.tasks) rather than its name; None: every task.
+    takes: Callable[[Task], bool] | None
     # The body's learning rate when train.learning_rate is unset; None: the task's default.
     learning_rate: float | None = None
     wrap: Callable | None = None
@@ -52,7 +54,8 @@ class MethodSpec:
     describe: Callable[[Config], str] | None = None
 
     def trains(self, task: str) -> bool:
-        return self.tasks is None or task in self.tasks
+        spec = find_task(task)
+        return spec is not None and (self.takes is None or self.takes(spec))
 
     def default_learning_rate(self, task_default: float) -> float:
         return self.learning_rate if self.learning_rate is not None else task_default
@@ -92,4 +95,4 @@ def method_of(cfg: Config) -> MethodSpec:
 
 
 register_method(MethodSpec(
-    name="full", summary="fine-tunes every weight of the backbone and the new head with the Trainer", tasks=None))
+    name="full", summary="fine-tunes every weight of the backbone and the new head with the Trainer", takes=None))

@@ -30,6 +30,7 @@ import torch
 
 from ..config import Config, register_check
 from ..errors import TuneforgeError
+from ..tasks.base import get_task
 from .registry import Fitted, MethodSpec, peak_rss_mb, register_method
 
 # `train.method: auto` picks setfit when the training set has fewer examples per class (on average) than
@@ -56,9 +57,10 @@ def resolve_method(cfg: Config, train_examples) -> None:
     """Turn `train.method: auto` into the method actually used, and fill setfit's own defaults, so the config
     saved in the run directory shows what ran. Called once the training split is known."""
     t = cfg.train
-    if t.method == "auto" and cfg.task in ("text-classification", "token-classification"):
+    task = get_task(cfg.task)
+    if t.method == "auto" and task.takes_text:
         # (image-classification keeps its own `auto`: full, or a linear probe with image.linear_probe)
-        few = (cfg.task == "text-classification" and examples_per_class(train_examples) < SETFIT_BELOW_PER_CLASS
+        few = (task.classifies_texts and examples_per_class(train_examples) < SETFIT_BELOW_PER_CLASS
                # keys setfit refuses (config.validate) mean the user asked for something full tuning does
                and t.adversarial == "none" and t.pooling != "cls")
         t.method = "setfit" if few else "full"
@@ -88,7 +90,7 @@ def check_options(cfg: Config, bad) -> None:
     if s.head_c <= 0:
         bad("setfit.head_c", f"is {s.head_c}", "use a positive inverse regularisation strength such as 1.0")
     if cfg.train.method == "setfit":
-        if cfg.task != "text-classification":
+        if not get_task(cfg.task).classifies_texts:
             bad("train.method", f"is 'setfit', which classifies whole texts, but the task is {cfg.task}",
                 "use train.method=full (or lora) for this task")
         if cfg.train.pooling == "cls":
@@ -321,4 +323,4 @@ def fit(cfg: Config, task, model, tokenizer, labels: list[str], splits, bf16: bo
 register_method(MethodSpec(
     name="setfit", summary="contrastive few-shot tuning of the sentence encoder on sampled pairs, then a light head "
                            "(settings under setfit:)",
-    tasks=("text-classification",), learning_rate=DEFAULT_LEARNING_RATE, fit=fit))
+    takes=lambda task: task.classifies_texts, learning_rate=DEFAULT_LEARNING_RATE, fit=fit))

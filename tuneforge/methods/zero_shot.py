@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..config import Config, ZeroShotConfig, register_check, validate
 from ..errors import TuneforgeError
+from ..tasks.base import get_task
 
 METHODS = ("embedding", "llm")
 
@@ -172,7 +173,7 @@ def evaluate_config(cfg: Config) -> tuple[dict, list[str]]:
     from its training split. Labels default to the training data's own labels."""
     from ..data.splits import load_splits
     validate(cfg)  # a config read before this module was imported has not met check_section yet
-    if cfg.task != "text-classification":
+    if not get_task(cfg.task).classifies_texts:
         raise TuneforgeError(f"zero-shot classifies whole texts; task is {cfg.task}", where="task",
                              fix="use a text-classification config")
     splits = load_splits(cfg)

@@ -83,8 +83,14 @@ class Task:
     validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
     label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
     input_kind: str = "text"  # what its data files hold, as config.TASK_INPUTS says: text, tokens or images
+    peft_task_type: str | None = None  # PEFT's TaskType name for its model head (SEQ_CLS, ...); None: PEFT does not apply
     model_class: Any = None  # an AutoModelFor... class
     defaults: TaskDefaults
+
+    @property
+    def classifies_texts(self) -> bool:
+        """One label per whole text: what SetFit, zero-shot, distillation and the apps' classifiers need."""
+        return self.single_label and self.takes_text
 
     def card_parts(self, cfg: Config, labels: list[str]) -> dict:
         """The model card's lines that differ by task (tuneforge.evaluation.card writes the rest): headline,

@@ -56,6 +56,7 @@ class TokenClassificationTask(Task):
     validation_metrics = ("entity_f1", "entity_precision", "entity_recall")
     label_kind = "entity types"
     input_kind = "tokens"
+    peft_task_type = "TOKEN_CLS"
     # Measured on MSRA with multilingual-e5-small (BENCHMARKS.md; ../shared/ASSETS.md's probe): the
     # top layers of a contrastive sentence encoder are the worst for tokens, one shared rate leaves
     # NER on the all-'O' plateau, and dropout slows escape from it.

@@ -29,7 +29,7 @@ def negative_labels_of(labels: Sequence[str], given: Sequence[str] | None, where
 def _load(run_path: str, flag: str):
     from ...export import load_predictor
     run = load_predictor(run_path)
-    if run.cfg.task != "text-classification":
+    if not run.task.classifies_texts:
         raise TuneforgeError(f"{flag} run is a {run.cfg.task} run", where=str(run_path),
                              fix="give a text-classification run (a sentiment model; a topic model for --topic-model)")
     return run

@@ -85,7 +85,7 @@ class IntentRouter:
                                  "(or it is empty)", where="--faq", fix="add a category column whose values are "
                                                                          "the intent run's labels, or drop --intents")
         self.predictor = load_predictor(run)
-        if self.predictor.cfg.task != "text-classification":
+        if not self.predictor.task.classifies_texts:
             raise TuneforgeError(f"{run} is a {self.predictor.cfg.task} run, not an intent classifier",
                                  where="--intents", fix="train a text-classification run on intents")
         labels = set(self.predictor.labels)
