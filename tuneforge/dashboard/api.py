@@ -14,8 +14,7 @@ to set one.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 import hashlib
 import hmac
 import threading
@@ -31,13 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE
+from ..serve.inputs import check_texts, decode_images
 from ..tasks.base import find_task
 from . import runs as runlib
 from . import sources
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXTS, MAX_CHARS = 16, 2000  # the playground sends one text at a time; these bound a hand-made request
-MAX_IMAGES, MAX_IMAGE_BYTES = 4, 4 * 1024 * 1024
+MAX_IMAGES, MAX_IMAGE_MB = 4, 4.0
 KEEP_LOADED = 2  # models the playground keeps in memory for runs; the oldest is dropped for a third
 COOKIE = "tuneforge_dashboard"
 
@@ -105,23 +105,6 @@ def _task_of(path: Path) -> str | None:
     except (OSError, yaml.YAMLError, AttributeError):
         return None
 
-
-def _decode_image(i: int, data: str) -> bytes:
-    if data.startswith("data:"):
-        data = data.partition(",")[2]
-    if len(data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise HTTPException(413, f"images[{i}] is over {MAX_IMAGE_BYTES // 1024 // 1024} MB")
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise HTTPException(422, f"images[{i}] is not base64 (send the file as a data: URL)") from None
-
-
-def _utf8(i: int, text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise HTTPException(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)") from None
 
 
 @contextmanager
@@ -204,25 +187,20 @@ def make_router(ctx: DashboardContext, in_schema: bool = False) -> APIRouter:
         return FileResponse(f, media_type="image/png")
 
     @r.post("/api/run/predict", dependencies=data)
-    def run_predict(req: PlaygroundRequest, id: str = Query(...)):
+    async def run_predict(req: PlaygroundRequest, id: str = Query(...)):
         path = runlib.resolve(ctx.roots, id)
         image = _classifies_images(_task_of(path))
-        inputs = req.images if image else req.texts
-        if not inputs:
+        if not (req.images if image else req.texts):
             raise HTTPException(422, f"send {'images (base64)' if image else 'texts'}: this run is a "
                                      f"{'image' if image else 'text'} model")
-        if len(inputs) > (MAX_IMAGES if image else MAX_TEXTS):
-            raise HTTPException(413, f"at most {MAX_IMAGES if image else MAX_TEXTS} inputs per request")
-        if image:
-            inputs = [_decode_image(i, x) for i, x in enumerate(inputs)]
-        else:
-            for i, t in enumerate(inputs):
-                if not t.strip():
-                    raise HTTPException(422, f"texts[{i}] is empty: type something to classify")
-                if len(t) > MAX_CHARS:
-                    raise HTTPException(413, f"texts[{i}] has {len(t)} characters; the limit is {MAX_CHARS}")
-                _utf8(i, t)
-        return {"run": id, "predictions": ctx.predictor(id).predict(inputs)}
+
+        def fail(status: int, message: str):
+            raise HTTPException(status, message)
+        # the server's own checks (serve/inputs.py), with the playground's smaller limits
+        inputs = (await decode_images(req.images, MAX_IMAGES, MAX_IMAGE_MB, fail) if image
+                  else check_texts(req.texts, MAX_TEXTS, MAX_CHARS, fail))
+        predictor = await asyncio.to_thread(ctx.predictor, id)  # the first use loads the model
+        return {"run": id, "predictions": await asyncio.to_thread(predictor.predict, inputs)}
 
     @r.get("/api/registry", dependencies=data)
     def registry():

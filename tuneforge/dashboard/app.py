@@ -89,9 +89,9 @@ def create_dashboard_app(runs: str | Path, registry: str | Path | None = None,
 
     _mount(app, ctx, in_schema=True)
     from ..serve.http import BodyLimit
-    from .api import MAX_CHARS, MAX_IMAGE_BYTES, MAX_IMAGES, MAX_TEXTS
+    from .api import MAX_CHARS, MAX_IMAGE_MB, MAX_IMAGES, MAX_TEXTS
     # an oversized body is refused before it is read, as in `tuneforge serve` (the playground's own limits)
-    app.add_middleware(BodyLimit, max_body=max(MAX_TEXTS * (MAX_CHARS * 6 + 8), MAX_IMAGES * MAX_IMAGE_BYTES * 4 // 3) + 4096,
+    app.add_middleware(BodyLimit, max_body=max(MAX_TEXTS * (MAX_CHARS * 6 + 8), int(MAX_IMAGES * MAX_IMAGE_MB * 2**20 * 4 / 3)) + 4096,
                        why="the playground's limits on texts and images")
     return app
 

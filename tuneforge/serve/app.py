@@ -8,8 +8,6 @@ number of replicas can share them, and each notices a change made elsewhere by p
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hmac
 import logging
 import os
@@ -31,6 +29,7 @@ from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
 from .http import BodyLimit, ErrorMessage, validation_error
+from .inputs import check_texts, decode_images, is_utf8
 from .metrics import Metrics
 from .options import ServeOptions  # noqa: F401  (create_app's argument)
 from ..store.registry import STAGES, Conflict, NotFound, Registry
@@ -246,10 +245,10 @@ class ServeState:
         if (req.texts is None) == (req.images is None):
             fail(422, "send either texts (a text model) or images (base64, an image model), one of the two")
         if req.images is not None:
-            inputs = await self._images(req.images, fail)
+            inputs = await decode_images(req.images, self.opts.max_images, self.opts.max_image_mb, fail)
         else:
-            inputs = self._texts(req.texts, fail)
-        if req.caller_id is not None and not _is_utf8(req.caller_id):
+            inputs = check_texts(req.texts, self.opts.max_texts, self.opts.max_chars, fail)
+        if req.caller_id is not None and not is_utf8(req.caller_id):
             fail(422, "caller_id is not valid Unicode (an unpaired surrogate escape)")
         version = route.choose(req.caller_id)
         lm = self.loaded.get((name, version))
@@ -270,54 +269,6 @@ class ServeState:
         if route.shadow is not None and route.shadow != version:
             self._spawn(self.shadow(name, route.shadow, inputs, ids))  # never awaited by the caller
         return {"model": name, "version": version, "predictions": preds}
-
-    def _texts(self, texts: list[str], fail) -> list[str]:
-        o = self.opts
-        if not texts:
-            fail(422, "texts is empty: send at least one text")
-        if len(texts) > o.max_texts:
-            fail(413, f"{len(texts)} texts in one request; the limit is {o.max_texts} (--max-texts)")
-        for i, t in enumerate(texts):
-            if len(t) > o.max_chars:
-                fail(413, f"texts[{i}] has {len(t)} characters; the limit is {o.max_chars} (--max-chars)")
-            if not t.strip():
-                fail(422, f"texts[{i}] is empty or only whitespace")
-            if not _is_utf8(t):  # JSON allows "\ud800"; the tokenizer (and the log's hash) need real UTF-8
-                fail(422, f"texts[{i}] is not valid Unicode (an unpaired surrogate escape)")
-        return texts
-
-    async def _images(self, images: list[str], fail) -> list[bytes]:
-        """base64 → bytes, each fully decoded once here: a bad image is its caller's 422, never a failed
-        batch shared with other callers."""
-        from ..data.images import load_image
-        o = self.opts
-        if not images:
-            fail(422, "images is empty: send at least one image")
-        if len(images) > o.max_images:
-            fail(413, f"{len(images)} images in one request; the limit is {o.max_images}")
-        out = []
-        for i, data in enumerate(images):
-            data = data.partition(",")[2] if data.startswith("data:") else data
-            if len(data) * 3 / 4 > o.max_image_mb * 2**20:
-                fail(413, f"images[{i}] is over {o.max_image_mb:g} MB; downscale it")
-            try:
-                raw = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                fail(422, f"images[{i}] is not base64: send the file's bytes base64-encoded")
-            try:
-                await asyncio.to_thread(load_image, raw, None, None, f"images[{i}]")
-            except TuneforgeError as e:
-                fail(422, e.message())
-            out.append(raw)
-        return out
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _admin_guard(api_key_env: str):
