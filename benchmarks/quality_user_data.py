@@ -226,7 +226,7 @@ def table(results_dir: Path) -> str:
         return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
     out = ["| set | size | backbone | train rows (minority) | seeds | model macro-F1 | TF-IDF macro-F1 | "
-           "model − TF-IDF | single-class runs | method, epochs, max_length, class_weight | train s (mean) |",
+           "model − TF-IDF | single-class runs | method, epochs, max_length, class_weight, decision_bias | train s (mean) |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {n: i for i, n in enumerate(SETS)}
     for (name, size, forced), rs in sorted(by.items(),
@@ -237,8 +237,11 @@ def table(results_dir: Path) -> str:
         mino = SETS[name][1]
         n_train = sum(tr.values()) if not rs[0]["data"].get("train_limit") else rs[0]["data"]["train_limit"]
         ch = {c["key"]: c["value"] for c in rs[0]["auto_choices"]}
+        bias = ch.get("train.decision_bias", "–")
+        if isinstance(bias, dict):  # runs before the value became a "label +offset" string
+            bias = ", ".join(f"{k} {v:+.1f}" for k, v in bias.items())
         auto = f"{rs[0]['method']}, {ch.get('train.epochs', '–')}, {ch.get('train.max_length', '–')}, " \
-               f"{ch.get('train.class_weight', '–')}"
+               f"{ch.get('train.class_weight', '–')}, {bias}"
         size_cell = f"{size}, train.method={forced} forced" if forced else size
         out.append(f"| {name} | {size_cell} | {rs[0]['backbone']} | {n_train} ({tr.get(mino, 0)}) | "
                    f"{', '.join(str(r['seed']) for r in rs)} | {ms([r['test_macro_f1'] for r in rs])} | "

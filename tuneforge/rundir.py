@@ -111,7 +111,7 @@ def check_run_files(path: Path, fix: str = RETRAIN) -> None:
 
 
 def load_run(path: str | Path) -> LoadedRun:
-    from .tasks.base import get_task, use_bf16
+    from .tasks.base import get_task, use_bf16  # here: tasks import torch; the CLI reads run files without it
 
     path = Path(path)
     for name in (CONFIG_FILE, LABELS_FILE, "config.json"):
@@ -145,7 +145,7 @@ def load_run(path: str | Path) -> LoadedRun:
 def check_known_labels(run: LoadedRun, examples: list, data_path: str | Path) -> None:
     """Refuse, before the model runs, a labeled file with labels (NER: entity types) the run never saw:
     they cannot be scored, and 0/1 against a run trained on words is a different labeling altogether."""
-    from .data.splits import labels_in
+    from .data.splits import labels_in  # here: splits import scikit-learn, which reading a run does not need
     known = run.task.known_labels(run.labels)
     first: dict[str, str] = {}
     for ex in examples:

@@ -54,7 +54,7 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
     skip = cfg.data.bad_rows == "skip"
     kind = TASK_INPUTS[cfg.task]
     if kind == "images":  # a folder per class, a (path, label) table, or IDX files
-        from .images import read_images
+        from .images import read_images  # here: text runs never load the image stack (Pillow and its decoders)
         return read_images(path, cfg.image.size, cfg.data.format, cfg.image.path_column, cfg.data.label_column,
                            cfg.image.class_names, cfg.data.encoding, skip_bad=skip)
     if kind == "tokens":

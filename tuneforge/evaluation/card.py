@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..data.report import format_report
+from .baseline import verdict
 
 
 def _metric_rows(metrics: dict) -> str:
@@ -38,7 +39,6 @@ def _auto_section(train_metrics: dict) -> str:
 
 def _baseline_note(metrics: dict) -> str:
     """The classical baseline's settings, and the plain warning when fine-tuning did not beat it."""
-    from .baseline import verdict
     tfidf = metrics.get("baseline_tfidf")
     if not tfidf or "C" not in tfidf:
         return ""

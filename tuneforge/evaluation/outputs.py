@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 
 from ..config import Config, save_config
-from ..rundir import (CONFIG_FILE, DATA_REPORT_FILE, LABELS_FILE, LOG_HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE,
-                      REPORT_FILE)
 from ..writing import atomic_write, write_json
+from .baseline import beaten, tfidf_baseline
 from .card import write_card
 from .plots import confusion_png, learning_curve_png, mistakes_grid_png
 from .reference import write_reference
+from ..rundir import (CONFIG_FILE, DATA_REPORT_FILE, LABELS_FILE, LOG_HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE,
+                      REPORT_FILE)
 
 
 def evaluate_examples(task, model, tokenizer, labels, examples, cfg: Config, bf16: bool, progress=True) -> dict:
@@ -63,7 +64,6 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
     if base:
         metrics["baseline_majority"] = base
     if task.single_label and task.takes_text and cfg.train.baseline:
-        from .baseline import beaten, tfidf_baseline
         metrics["baseline_tfidf"] = tb = tfidf_baseline(splits.train, splits.validation, splits.test, labels,
                                                         cfg.train.seed)
         for name in ("validation", "test"):

@@ -17,12 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..data.splits import load_splits
 from ..errors import TuneforgeError
 from ..evaluation.reference import REFERENCE
+from ..rundir import CONFIG_FILE, LABELS_FILE, load_run
 from ..writing import check_output_dir
+from .card import add_export_row
 from .formats import FORMATS, export_format
 from .load import EXPORT_INFO, is_export
-from ..rundir import CONFIG_FILE, LABELS_FILE
 
 MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
 
@@ -47,7 +49,6 @@ def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool, max_
 
 
 def _reference_examples(cfg) -> tuple[str, list]:
-    from ..data.splits import load_splits
     try:
         splits = load_splits(cfg)  # deterministic: the run's files, split shares and seed
     except TuneforgeError as e:
@@ -107,8 +108,6 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     import onnxruntime
     import torch
 
-    from ..rundir import load_run
-    from .card import add_export_row
 
     run_path = Path(run)
     target = Path(output) if output else run_path / "exports" / fmt

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 
 from ..config import load_config
 from ..errors import TuneforgeError
-from ..rundir import CONFIG_FILE, METRICS_FILE
+from ..rundir import CONFIG_FILE, METRICS_FILE, load_run
+from ..writing import write_json
+from ..train.run import train
 
 LOGITS_FILE = "teacher_logits.pt"
 
@@ -99,9 +101,6 @@ def distill(teacher_run: str | Path, student: str | None = None, student_layers:
             temperature: float = 2.0, alpha: float = 0.5, output: str | Path | None = None,
             overrides: list[str] | tuple[str, ...] = (), progress: bool = True, overwrite: bool = False) -> Path:
     """Train a student on TEACHER_RUN's data and split; returns the student's run directory."""
-    from ..rundir import load_run
-    from ..train.run import train
-    from ..writing import write_json
 
     teacher_run = Path(teacher_run)
     if (student is None) == (student_layers is None):

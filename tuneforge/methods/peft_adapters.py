@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config
+from ..backbones.registry import resolve_backbone
+from ..config import Config, load_config
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE, LABELS_FILE
 from ..tasks.base import get_task
@@ -136,9 +137,6 @@ def load_adapter_model(run_dir: str | Path):
 
     from peft import PeftModel
 
-    from ..backbones.registry import resolve_backbone
-    from ..config import load_config
-    from ..tasks.base import get_task
     run_dir = Path(run_dir)
     if not (run_dir / ADAPTER_DIR / "adapter_config.json").is_file():
         raise TuneforgeError(f"{run_dir} holds no PEFT adapter", where=str(run_dir / ADAPTER_DIR),

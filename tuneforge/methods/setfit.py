@@ -30,7 +30,8 @@ import torch
 
 from ..config import Config, register_check
 from ..errors import TuneforgeError
-from ..tasks.base import get_task
+from ..tasks.base import autocast, get_task
+from ..tasks.pooling import mean_pool
 from .registry import Fitted, MethodSpec, peak_rss_mb, register_method
 
 # `train.method: auto` picks setfit when the training set has fewer examples per class (on average) than
@@ -139,7 +140,6 @@ def make_pairs(labels: list, pairs_per_example: int, max_pairs: int, seed: int) 
 # ---------------------------------------------------------------- phase 1: contrastive tuning
 
 def _embed(body, batch: dict) -> torch.Tensor:
-    from ..tasks.pooling import mean_pool
     out = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     return mean_pool(out.last_hidden_state.float(), batch["attention_mask"])
 
@@ -151,7 +151,6 @@ def contrastive_tune(model, tokenizer, texts: list[str], pairs: list[tuple[int, 
     from tqdm.auto import tqdm
     from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
 
-    from ..tasks.base import autocast
     t, s = cfg.train, cfg.setfit
     body = model.base_model
     enc = tokenizer(texts, truncation=True, max_length=t.max_length)  # tokenized once; pairs only index into it
@@ -212,7 +211,6 @@ def embed_texts(model, tokenizer, texts: list[str], max_length: int, batch_size:
     """Mean-pooled embeddings exactly as the saved model's classifier sees them (eval mode, no dropout)."""
     from transformers import DataCollatorWithPadding
 
-    from ..tasks.base import autocast
     model.eval()
     enc = tokenizer(texts, truncation=True, max_length=max_length)
     collate = DataCollatorWithPadding(tokenizer)

@@ -31,8 +31,12 @@ import yaml
 from transformers import TrainerCallback
 
 from ..config import Config, TuneConfig, validate
+from ..data.splits import load_splits
 from ..errors import TuneforgeError
 from ..rundir import METRICS_FILE
+from ..tasks.base import get_task
+from ..train.auto import DEFAULT_EPOCHS
+from ..train.run import train
 from .registry import METHODS
 from .tune_space import field_type, flatten_space, set_field
 
@@ -93,9 +97,7 @@ def baseline_params(cfg: Config, space: dict) -> dict:
     first trial, so the search is measured against where the user started and never reports a best config
     that is worse on validation than it. A key left to its task default (None) takes that default (the body
     and head learning rates, epochs); any other None, or a value outside the space, is sampled as usual."""
-    from ..tasks.base import get_task
     d = get_task(cfg.task).defaults
-    from ..train.auto import DEFAULT_EPOCHS
     method = METHODS.get(cfg.train.method)  # None for "auto", resolved only once the data is read
     filled = {"train.learning_rate": method.default_learning_rate(d.learning_rate) if method else d.learning_rate,
               "train.head_learning_rate": d.head_learning_rate,
@@ -149,8 +151,6 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
     import optuna
     from optuna.trial import TrialState
 
-    from ..tasks.base import get_task
-    from ..train.run import train
 
     validate(cfg)  # every section's rules, the tune space's included (config/checks.py)
     if trials < 1:
@@ -219,7 +219,6 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
                 shutil.rmtree(t.user_attrs["run_dir"], ignore_errors=True)
 
     if trials > already:
-        from ..data.splits import load_splits
         load_splits(cfg)  # data errors now, as one clean paragraph, not as trial 0's failure in Optuna's log
     try:
         if trials > already:

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..config import Config, ZeroShotConfig, register_check, validate
+from ..data.splits import load_splits, read_file
 from ..errors import TuneforgeError
 from ..tasks.base import get_task
 
@@ -159,7 +160,6 @@ def evaluate(clf, examples: list, majority_labels: list[str] | None = None) -> d
 
 
 def read_labeled(path: str, text_column: str = "text", label_column: str = "label") -> list:
-    from ..data.splits import read_file
     if not Path(path).is_file():
         raise TuneforgeError(f"labeled file not found: {path}", where=path, fix="check the path")
     cfg = Config()
@@ -171,7 +171,6 @@ def read_labeled(path: str, text_column: str = "text", label_column: str = "labe
 def evaluate_config(cfg: Config) -> tuple[dict, list[str]]:
     """Zero-shot on the config's test split (the same one `tuneforge train` reports), majority baseline
     from its training split. Labels default to the training data's own labels."""
-    from ..data.splits import load_splits
     validate(cfg)  # a config read before this module was imported has not met check_section yet
     if not get_task(cfg.task).classifies_texts:
         raise TuneforgeError(f"zero-shot classifies whole texts; task is {cfg.task}", where="task",

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.splits import load_splits
+from ..errors import TuneforgeError
 from ..evaluation.reference import (  # noqa: F401  (re-exported: drift's readers import them from here)
     LENGTH_QUANTILES, MAX_REFERENCE_TEXTS, REFERENCE, REFERENCE_FORMAT, bin_labels, build_reference,
     example_text, length_bins, length_edges, shares, weighted_length_bins, write_reference)
+from ..rundir import CONFIG_FILE, load_run
 from ..store.requestlog import WindowStats  # noqa: F401  (re-exported)
-from ..rundir import CONFIG_FILE
 
 EPSILON = 1e-4  # share given to an empty bin: ln(0) is undefined, and one unseen label must not read as infinite
 
@@ -53,9 +55,6 @@ def psi(expected: dict[str, float], actual: dict[str, float], eps: float = EPSIL
 def reference_for_run(run_dir: str | Path, overwrite: bool = False) -> tuple[Path, dict]:
     """Write the reference of a run trained before references existed (`tuneforge monitor reference`):
     the run's own config re-creates the same seeded split."""
-    from ..data.splits import load_splits
-    from ..errors import TuneforgeError
-    from ..rundir import load_run
     run = load_run(run_dir)
     path = run.path / REFERENCE
     if path.exists() and not overwrite:

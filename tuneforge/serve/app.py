@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..errors import TuneforgeError
+from ..monitor.service import attach
+from ..store.registry import STAGES, Conflict, NotFound, Registry
+from ..store.requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
 from ..tasks.base import find_task
 from .ab import Route, route_for
 from .backends import load_backend
@@ -32,8 +35,6 @@ from .http import BodyLimit, ErrorMessage, validation_error
 from .inputs import check_texts, decode_images, is_utf8
 from .metrics import Metrics
 from .options import ServeOptions  # noqa: F401  (create_app's argument)
-from ..store.registry import STAGES, Conflict, NotFound, Registry
-from ..store.requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
 
 log = logging.getLogger("tuneforge.serve")
 
@@ -307,7 +308,6 @@ def create_app(opts: ServeOptions | None = None, extensions=()) -> FastAPI:
                   description="Predictions from registered tuneforge models, with A/B splits and shadow traffic.")
     app.state.serve = state
     admin = Depends(_admin_guard(opts.api_key_env))
-    from ..monitor.service import attach
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
     for extend in extensions:  # e.g. the web dashboard at / (composed in tuneforge/server.py, above both)
         extend(app, state, opts)

@@ -7,9 +7,10 @@ import torch
 from sklearn.metrics import classification_report, confusion_matrix
 
 from ..data.readers import TextExample
-from .class_metrics import ClassificationMetrics, accuracy_macro_f1
+from ..data.report import token_lengths
 from .base import Task, TaskDefaults, register_task
 from .pooling import REMOTE_CODE_FILE, apply_pooling, classifier_from_config, load_classifier
+from .class_metrics import ClassificationMetrics, accuracy_macro_f1
 
 
 @register_task("text-classification")
@@ -117,5 +118,4 @@ class TextClassificationTask(ClassificationMetrics, Task):
 
     def length_of(self, tokenizer, examples: list[TextExample]) -> list[int]:
         # bounded: a huge text is measured on a prefix long enough to know it exceeds max_length
-        from ..data.report import token_lengths
         return token_lengths(tokenizer, [e.text for e in examples])
