@@ -202,6 +202,11 @@ def test_auto_resolves_by_examples_per_class(tiny_bert, tmp_path):
         resolve_method(cfg, examples)
         assert cfg.train.method == expected
         assert (cfg.train.learning_rate == 2e-5) == (expected == "setfit")
+    # imbalanced few-shot data stays on full tuning (class weights and the decision bias serve a small class better)
+    skewed = [TextExample(f"t{i}", "a" if i % 10 else "b") for i in range(120)]  # 108 vs 12: 60 per class, 9:1
+    cfg = load_config(config_file(tmp_path, tiny_bert), ["train.method=auto"])
+    resolve_method(cfg, skewed)
+    assert cfg.train.method == "full"
     # what setfit cannot do keeps auto on full fine-tuning
     cfg = load_config(config_file(tmp_path, tiny_bert), ["train.method=auto", "train.adversarial=fgm"])
     resolve_method(cfg, few)

@@ -130,7 +130,8 @@ def method_choice(cfg: Config, requested: str, train_labels: list[str]) -> Choic
     counts = Counter(train_labels)
     return Choice("train.method", cfg.train.method,
                   f"{len(train_labels)} training examples, {len(counts)} classes, "
-                  f"{len(train_labels) / len(counts):.0f} per class on average, smallest class {min(counts.values())}")
+                  f"{len(train_labels) / len(counts):.0f} per class on average, smallest class {min(counts.values())}"
+                  f" (setfit only for few examples per class on balanced data, below {IMBALANCE_RATIO:g}:1)")
 
 
 def resolve_auto(cfg: Config, task, splits, lengths: dict, requested_method: str, limit: int | None,
