@@ -56,6 +56,29 @@ def build_tiny_sentencepiece_bert(path: Path) -> Path:
     return path
 
 
+def build_tiny_llama(path: Path) -> Path:
+    """A 2-layer, 32-wide Llama decoder whose word-level tokenizer has no pad token, as many decoders ship."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(["<unk>", "<s>", "</s>"] + WORDS + CJK + list(".,!?")))}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    tok.save_pretrained(path)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128, bos_token_id=1,
+                      eos_token_id=2, pad_token_id=None, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

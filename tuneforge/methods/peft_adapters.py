@@ -22,6 +22,7 @@ from ..config import Config, load_config
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE, LABELS_FILE
 from ..tasks.base import get_task
+from ..tasks.pooling import is_decoder_classifier
 from .registry import MethodSpec, register_method
 
 ADAPTER_DIR = "adapter"  # RUN/adapter/: adapter_model.safetensors + adapter_config.json
@@ -62,7 +63,7 @@ def _head_modules(model, cfg: Config) -> list[str]:
     pooler that tuneforge initialised itself (identity, for checkpoints that ship none) — a pretrained
     pooler stays frozen like the rest of the body."""
     import torch
-    heads = ["classifier"]
+    heads = ["score" if is_decoder_classifier(model) else "classifier"]  # the new head trains and is saved
     dense = getattr(getattr(model.base_model, "pooler", None), "dense", None)
     if get_task(cfg.task).classifies_texts and cfg.train.pooling == "cls" and dense is not None:
         w = dense.weight

@@ -116,7 +116,10 @@ class Task:
     def load_processor(self, path: str):
         """What turns inputs into features, from a backbone or run directory: a tokenizer for text."""
         from transformers import AutoTokenizer
-        return AutoTokenizer.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)
+        if tok.pad_token is None and tok.eos_token is not None:
+            tok.pad_token = tok.eos_token  # decoders often ship without one; batches still need padding
+        return tok
 
     def build_model(self, backbone_path: str, labels: list[str], cfg: Config):
         """Load the body, add a fresh head for `labels`, apply num_layers / dropout / embedding freeze.

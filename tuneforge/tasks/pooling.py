@@ -120,6 +120,12 @@ def apply_pooling(model, mode: str):
     return model
 
 
+def is_decoder_classifier(model) -> bool:
+    """transformers' decoder sequence classifiers name their head `score` (Llama, Gemma, Qwen, GPT-2); encoders'
+    `classifier`."""
+    return isinstance(getattr(model, "score", None), nn.Linear) and not hasattr(model, "classifier")
+
+
 def load_classifier(path: str, **kwargs):
     """`AutoModelForSequenceClassification.from_pretrained` that restores the saved pooling mode."""
     from transformers import AutoModelForSequenceClassification

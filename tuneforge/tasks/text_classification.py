@@ -8,9 +8,11 @@ from sklearn.metrics import classification_report, confusion_matrix
 
 from ..data.readers import TextExample
 from ..data.report import token_lengths
+from ..errors import TuneforgeError
 from .base import Task, TaskDefaults, register_task
-from .pooling import REMOTE_CODE_FILE, apply_pooling, classifier_from_config, load_classifier
 from .class_metrics import ClassificationMetrics, accuracy_macro_f1
+from .pooling import (REMOTE_CODE_FILE, apply_pooling, classifier_from_config, is_decoder_classifier,
+                      load_classifier)
 
 
 @register_task("text-classification")
@@ -29,6 +31,11 @@ class TextClassificationTask(ClassificationMetrics, Task):
 
     def build_model(self, backbone_path: str, labels: list[str], cfg):
         model, fresh = super().build_model(backbone_path, labels, cfg)
+        if is_decoder_classifier(model):
+            return self._decoder_head(model, fresh, backbone_path, cfg)
+        if cfg.train.pooling == "last":
+            raise TuneforgeError(f"`train.pooling` is 'last', which reads a decoder's last token; {cfg.backbone} is an "
+                                 f"encoder", where="train.pooling", fix="use train.pooling=auto (or cls, mean)")
         dense = getattr(getattr(model.base_model, "pooler", None), "dense", None)
         prefix = f"{model.base_model_prefix}.pooler.dense."
         no_pooler = f"{prefix}weight" in fresh
@@ -46,6 +53,20 @@ class TextClassificationTask(ClassificationMetrics, Task):
                 dense.weight.copy_(torch.eye(dense.weight.shape[0]))
                 dense.bias.zero_()
             fresh = fresh - {f"{prefix}weight", f"{prefix}bias"}  # now pretrained-like: body learning rate
+        return model, fresh
+
+    def _decoder_head(self, model, fresh, backbone_path: str, cfg):
+        # Under causal attention only the last real token has read the whole text: transformers' decoder heads
+        # (Llama, Gemma, Qwen, GPT-2) classify from it, finding it by pad_token_id. Many decoders ship without a
+        # pad token; the tokenizer pads with its end-of-text token (load_processor) and the model must agree.
+        if cfg.train.pooling == "auto":
+            cfg.train.pooling = "last"  # resolved: the saved config shows it
+        if cfg.train.pooling != "last":
+            raise TuneforgeError(f"`train.pooling` is {cfg.train.pooling!r}, but {cfg.backbone} is a decoder whose "
+                                 f"head reads its last token", where="train.pooling",
+                                 fix="use train.pooling=last (or auto)")
+        model.config.pad_token_id = self.load_processor(backbone_path).pad_token_id
+        apply_pooling(model, "last")
         return model, fresh
 
     def labels(self, train: list[TextExample]) -> list[str]:
@@ -112,6 +133,8 @@ class TextClassificationTask(ClassificationMetrics, Task):
                            f"**`trust_remote_code=True` is required**: this model averages the token vectors "
                            f"(`{REMOTE_CODE_FILE}`, written by tuneforge, ~30 lines); without it transformers "
                            f"silently uses the untrained [CLS] pooler and gives wrong answers")
+        elif cfg.train.pooling == "last":
+            parts["body"] += ", sentence vector: the last real token's state (a decoder's own classification head)"
         else:
             parts["body"] += ", sentence vector: the [CLS] pooler"
         return parts

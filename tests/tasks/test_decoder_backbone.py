@@ -1,0 +1,63 @@
+"""A decoder (Llama-style) as a text-classification backbone: its own last-token head, a pad token when the
+tokenizer has none, full tuning and LoRA, and a run that plain transformers loads to the same answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from factories import make_config, write_sentiment
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from tuneforge.config import load_config
+from tuneforge.errors import TuneforgeError
+from tuneforge.rundir import load_run
+from tuneforge.train.run import train
+
+TEXTS = ["the movie was great", "awful plot and boring cast", "it is not very good"]
+
+
+def decoder_run(tmp_path, tiny_llama, **train_overrides):
+    data = {"train": str(write_sentiment(tmp_path / "reviews.csv", 120)), "text_column": "review", "label_column": "stars"}
+    return train(load_config(make_config(tmp_path, tiny_llama, "text-classification", data, epochs=2,
+                                         **train_overrides)), progress=False)
+
+
+def test_a_decoder_classifies_from_its_last_token_and_loads_in_plain_transformers(tmp_path, tiny_llama):
+    out = decoder_run(tmp_path, tiny_llama)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["train"]["pooling"] == "last"  # resolved from auto: the saved config shows what ran
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["n"] > 0 and "last real token" in (out / "README.md").read_text()
+    run = load_run(out)
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert tok.pad_token == "</s>" and run.model.config.pad_token_id == tok.pad_token_id  # padding and head agree
+    plain = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()  # no remote code needed
+    batch = tok(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        together = plain(**batch).logits
+        alone = torch.cat([plain(**tok([t], return_tensors="pt")).logits for t in TEXTS])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)  # padding never reaches the head
+    preds = run.predict(TEXTS)
+    assert [p["label"] for p in preds] == [run.labels[i] for i in together.argmax(-1).tolist()]
+
+
+def test_lora_trains_and_saves_the_decoder_head(tmp_path, tiny_llama):
+    from tuneforge.methods.peft_adapters import load_adapter_model
+    out = decoder_run(tmp_path, tiny_llama, method="lora", learning_rate=None, freeze_embeddings=False)
+    run = load_run(out)
+    tok = run.tokenizer
+    batch = tok(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        merged = run.model.eval()(**batch).logits
+        adapted = load_adapter_model(out).eval()(**batch).logits
+    torch.testing.assert_close(merged, adapted, atol=1e-5, rtol=0)  # the trained `score` head is in both
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_encoder_poolings_are_refused_for_a_decoder(tmp_path, tiny_llama, pooling):
+    with pytest.raises(TuneforgeError, match="train.pooling") as e:
+        decoder_run(tmp_path, tiny_llama, pooling=pooling)
+    assert "last" in e.value.fix
