@@ -20,6 +20,7 @@ TEXTS = ["the movie was great", "awful plot and boring cast", "it is not very go
 
 
 def decoder_run(tmp_path, tiny_llama, **train_overrides):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     data = {"train": str(write_sentiment(tmp_path / "reviews.csv", 120)), "text_column": "review", "label_column": "stars"}
     return train(load_config(make_config(tmp_path, tiny_llama, "text-classification", data, epochs=2,
                                          **train_overrides)), progress=False)
@@ -61,3 +62,12 @@ def test_encoder_poolings_are_refused_for_a_decoder(tmp_path, tiny_llama, poolin
     with pytest.raises(TuneforgeError, match="train.pooling") as e:
         decoder_run(tmp_path, tiny_llama, pooling=pooling)
     assert "last" in e.value.fix
+
+
+def test_auto_never_picks_setfit_for_a_decoder_and_setfit_is_refused(tmp_path, tiny_llama):
+    """60 balanced examples per class would get SetFit with an encoder; a decoder has no sentence embedding for it."""
+    out = decoder_run(tmp_path / "auto", tiny_llama, method="auto")
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["method"] == "full"
+    with pytest.raises(TuneforgeError, match="is a decoder") as e:
+        decoder_run(tmp_path / "setfit", tiny_llama, method="setfit")
+    assert "lora" in e.value.fix

@@ -65,15 +65,28 @@ def imbalance(train_examples) -> float:
     return max(counts) / min(counts) if counts else 1.0
 
 
-def resolve_method(cfg: Config, train_examples) -> None:
+def is_decoder(backbone_path: str | None) -> bool:
+    """A causal LM checkpoint (SmolLM2, Gemma): its head reads the last token, not a mean-pooled sentence vector."""
+    if backbone_path is None:
+        return False
+    from transformers import AutoConfig
+    return any(a.endswith("ForCausalLM") for a in AutoConfig.from_pretrained(backbone_path).architectures or [])
+
+
+def resolve_method(cfg: Config, train_examples, backbone_path: str | None = None) -> None:
     """Turn `train.method: auto` into the method actually used, and fill setfit's own defaults, so the config
     saved in the run directory shows what ran. Called once the training split is known."""
     t = cfg.train
     task = get_task(cfg.task)
+    decoder = is_decoder(backbone_path)
+    if t.method == "setfit" and decoder:
+        raise TuneforgeError(f"`train.method` is 'setfit', which tunes mean-pooled sentence embeddings, but "
+                             f"{cfg.backbone} is a decoder", where="train.method",
+                             fix="use train.method=lora (or full) for a decoder backbone")
     if t.method == "auto" and task.takes_text:
         # (image-classification keeps its own `auto`: full, or a linear probe with image.linear_probe)
         few = (task.classifies_texts and examples_per_class(train_examples) < SETFIT_BELOW_PER_CLASS
-               and imbalance(train_examples) < IMBALANCE_RATIO
+               and imbalance(train_examples) < IMBALANCE_RATIO and not decoder
                # keys setfit refuses (config.validate) mean the user asked for something full tuning does
                and t.adversarial == "none" and t.pooling != "cls")
         t.method = "setfit" if few else "full"

@@ -83,8 +83,8 @@ def prepare(cfg: Config, progress: bool = True):
     task = get_task(cfg.task)
     splits = load_splits(cfg)
     requested_method = cfg.train.method
-    resolve_method(cfg, splits.train)  # train.method auto -> full, or setfit below a per-class count
     backbone_path = resolve_backbone(cfg.backbone)
+    resolve_method(cfg, splits.train, backbone_path)  # train.method auto -> full, or setfit below a per-class count
     resolve_defaults(cfg, task, backbone_path)
     tokenizer = task.load_processor(backbone_path)  # a tokenizer; for images an ImageProcessor
     labels = task.labels(splits.train)
