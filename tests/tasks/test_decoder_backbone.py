@@ -22,8 +22,8 @@ TEXTS = ["the movie was great", "awful plot and boring cast", "it is not very go
 def decoder_run(tmp_path, tiny_llama, **train_overrides):
     tmp_path.mkdir(parents=True, exist_ok=True)
     data = {"train": str(write_sentiment(tmp_path / "reviews.csv", 120)), "text_column": "review", "label_column": "stars"}
-    return train(load_config(make_config(tmp_path, tiny_llama, "text-classification", data, epochs=2,
-                                         **train_overrides)), progress=False)
+    return train(load_config(make_config(tmp_path, tiny_llama, "text-classification", data,
+                                         **{"epochs": 2, **train_overrides})), progress=False)
 
 
 def test_a_decoder_classifies_from_its_last_token_and_loads_in_plain_transformers(tmp_path, tiny_llama):
@@ -68,6 +68,20 @@ def test_auto_never_picks_setfit_for_a_decoder_and_setfit_is_refused(tmp_path, t
     """60 balanced examples per class would get SetFit with an encoder; a decoder has no sentence embedding for it."""
     out = decoder_run(tmp_path / "auto", tiny_llama, method="auto")
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["method"] == "full"
+    choices = {c["key"]: c["why"] for c in json.loads((out / "metrics.json").read_text())["train"]["auto_choices"]}
+    assert "is a decoder" in choices["train.method"]  # the recorded reason is the real one
     with pytest.raises(TuneforgeError, match="is a decoder") as e:
         decoder_run(tmp_path / "setfit", tiny_llama, method="setfit")
     assert "lora" in e.value.fix
+
+
+def test_a_decoder_run_exports_to_onnx_with_the_same_answers(tmp_path, tiny_llama):
+    """The last-token head finds its token through pad_token_id inside the graph: padded batches must agree."""
+    from tuneforge.export import export_run, load_predictor
+    out = decoder_run(tmp_path, tiny_llama, epochs=1)
+    path, info = export_run(out, "onnx", force=True)
+    assert info["metrics"]["delta_points"]["macro_f1"] == 0
+    exported, run = load_predictor(path).predict(TEXTS), load_run(out).predict(TEXTS)
+    for a, b in zip(exported, run):
+        assert a["label"] == b["label"]
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-4)

@@ -118,10 +118,13 @@ def choose_patience(cfg: Config, validation_labels: list[str]) -> Choice | None:
                   f"so patience is doubled; early stopping also waits for train.min_steps={t.min_steps}")
 
 
-def method_choice(cfg: Config, requested: str, train_labels: list[str]) -> Choice | None:
+def method_choice(cfg: Config, requested: str, train_labels: list[str], decoder: bool = False) -> Choice | None:
     """resolve_method (methods/setfit.py) decides; this records the counts it decided on."""
     if requested != "auto":
         return None
+    if decoder:
+        return Choice("train.method", cfg.train.method, f"{cfg.backbone} is a decoder: setfit tunes mean-pooled "
+                                                         f"sentence embeddings, which a decoder does not make")
     if cfg.train.method == "auto":  # image-classification keeps it: the Trainer's full loop, or image.linear_probe
         return Choice("train.method", "auto", "full fine-tuning" + (" of the head alone (image.linear_probe)"
                                                                     if cfg.image.linear_probe else ""))
@@ -135,13 +138,13 @@ def method_choice(cfg: Config, requested: str, train_labels: list[str]) -> Choic
 
 
 def resolve_auto(cfg: Config, task, splits, lengths: dict, requested_method: str, limit: int | None,
-                 world_size: int = 1) -> list[dict]:
+                 world_size: int = 1, decoder: bool = False) -> list[dict]:
     """Fill every automatic training setting from the data; return the choices as metrics.json rows."""
     def labels_of(examples):
         return [e.label for e in examples] if examples and hasattr(examples[0], "label") else []
 
     train_labels = labels_of(splits.train)
-    choices = [method_choice(cfg, requested_method, train_labels),
+    choices = [method_choice(cfg, requested_method, train_labels, decoder),
                choose_max_length(cfg, lengths.get("train", []), limit),
                choose_epochs(cfg, len(splits.train), world_size),
                choose_class_weight(cfg, task, train_labels) if train_labels else None,

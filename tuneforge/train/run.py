@@ -21,7 +21,7 @@ from ..data.splits import load_splits
 from ..errors import TuneforgeError
 from ..evaluation.outputs import write_run
 from ..methods.registry import method_of, peak_rss_mb
-from ..methods.setfit import resolve_method
+from ..methods.setfit import is_decoder, resolve_method
 from ..rundir import METRICS_FILE
 from ..tasks.base import Task, get_task, use_bf16
 from ..writing import check_output_dir
@@ -91,7 +91,7 @@ def prepare(cfg: Config, progress: bool = True):
     lengths = {name: task.length_of(tokenizer, ex) for name, ex in splits.items()}
     # epochs, max_length, class weighting, patience: from the data where the config left them to auto
     choices = resolve_auto(cfg, task, splits, lengths, requested_method, getattr(tokenizer, "model_max_length", None),
-                           int(os.environ.get("WORLD_SIZE", "1")))
+                           int(os.environ.get("WORLD_SIZE", "1")), decoder=is_decoder(backbone_path))
     report = build_report(splits, lengths, cfg.train.max_length)
     report["auto_choices"] = choices
     return task, splits, backbone_path, tokenizer, labels, report
