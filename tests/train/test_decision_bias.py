@@ -50,6 +50,7 @@ def tiny_model(tiny_bert, labels):
     cfg.backbone, cfg.task = str(tiny_bert), "text-classification"
     cfg.train.max_length = 32
     task = get_task(cfg.task)
+    torch.manual_seed(0)  # the fresh head's initialisation: the same model whichever tests ran before
     model, _ = task.build_model(str(tiny_bert), labels, cfg)
     return cfg, task, model, task.load_processor(str(tiny_bert))
 
@@ -78,7 +79,9 @@ def test_offsets_go_into_the_saved_output_bias(tiny_bert):
     np.testing.assert_allclose(after_scores, scores + shift - np.logaddexp(*(scores + shift).T)[:, None]
                                + np.logaddexp(*scores.T)[:, None], atol=1e-5)  # softmax of the shifted logits
     after = task.evaluate(model, tok, val, labels, 32, 8, False, progress=False)["metrics"]["macro_f1"]
-    assert after >= 0.6 and f"{before:.4f} → {after:.4f}" in choice.why
+    # the texts' order along the margin is random (a random body), so how well a boundary separates them is not
+    # known in advance; that the chosen one beats "neg for all" and is what the saved model now does is
+    assert after >= before + db.MIN_GAIN and f"{before:.4f} → {after:.4f}" in choice.why
 
 
 def test_a_gain_below_the_minimum_keeps_the_model_unchanged(tiny_bert):

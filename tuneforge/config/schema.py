@@ -111,8 +111,9 @@ class TrainConfig:
     method: str = _f("auto", "full | lora | prefix | prompt | ia3 | setfit | auto. full fine-tunes every weight; "
                               "lora/ia3 train a small PEFT adapter (settings under peft:) plus the head and merge "
                               "it into the saved weights; prefix/prompt are refused (virtual tokens cannot be "
-                              "merged into a plain model); setfit is "
-                              "contrastive few-shot tuning. auto: full, or setfit below 100 examples per class (measured: BENCHMARKS.md).")
+                              "merged into a plain model); setfit is contrastive few-shot tuning. auto: full, or "
+                              "setfit below 100 examples per class on balanced data (largest class under 3x the "
+                              "smallest; never for a decoder backbone; measured: BENCHMARKS.md).")
     pooling: str = _f("auto", "cls | mean | last | auto: how a sentence becomes one vector for the classification "
                               "head. auto: mean for sentence-embedding backbones that ship no pooler (e5, MiniLM "
                               "sentence-transformers), last (the last real token) for decoders (SmolLM2, Gemma), "

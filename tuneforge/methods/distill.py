@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from ..config import load_config
 from ..errors import TuneforgeError
 from ..rundir import CONFIG_FILE, METRICS_FILE, load_run
-from ..writing import write_json
 from ..train.run import train
+from ..writing import write_json
 
 LOGITS_FILE = "teacher_logits.pt"
 

@@ -27,6 +27,7 @@ import time
 from collections import Counter
 
 import torch
+from transformers import AutoConfig
 
 from ..config import Config, register_check
 from ..errors import TuneforgeError
@@ -69,7 +70,6 @@ def is_decoder(backbone_path: str | None) -> bool:
     """A causal LM checkpoint (SmolLM2, Gemma): its head reads the last token, not a mean-pooled sentence vector."""
     if backbone_path is None:
         return False
-    from transformers import AutoConfig
     return any(a.endswith("ForCausalLM") for a in AutoConfig.from_pretrained(backbone_path).architectures or [])
 
 

@@ -3,10 +3,12 @@
 Why: on 300 training sentences with a 10 % minority class (uncertainty-en small, issue 17) the balanced class
 weights did not survive training. The encoder fits all 300 examples (training loss 0.0003 by step 126), and a
 model that fits every example sees the same gradient whatever the weights. On the balanced validation split it then
-answered "certain" for 2 of 3 sentences, scoring macro-F1 0.51. Adding 2.9 to the minority logit, the offset
-chosen on validation, raised validation to 0.68 and the untouched test split from 0.50 to 0.60. That is post-hoc
+answered "certain" for 2 of 3 sentences, scoring macro-F1 0.51. Adding 3.0 to the minority logit, the offset
+chosen on validation, raised validation to 0.67 and the untouched test split from 0.50 to 0.60. That is post-hoc
 logit adjustment (Menon et al., 2021): a weighted loss changes nothing once the model interpolates the training data
-(Byrd & Lipton, 2019), but a shift of the decision boundary still helps.
+(Byrd & Lipton, 2019), but a shift of the decision boundary still helps. It is a validation choice and as noisy as
+the validation split: on reviews-nl small the offset (-4.6) added 5 points on validation and cost 1.2 on test
+(BENCHMARKS.md).
 
 The offsets are added to the classifier's output bias, so every later stage uses them without knowing about them:
 predict, serve, each export format, and plain `transformers`. They are kept only when they raise the validation
