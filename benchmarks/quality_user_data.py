@@ -28,6 +28,7 @@ is printed from every JSON in the results folder.
     .venv/bin/python benchmarks/quality_user_data.py --sizes small --quick    # one seed (42), the cheap part
     .venv/bin/python benchmarks/quality_user_data.py --sets uncertainty-en spam-en --seeds 42 43
     .venv/bin/python benchmarks/quality_user_data.py --table                  # print the table of what is stored
+    .venv/bin/python benchmarks/quality_user_data.py --rebaseline             # refit the stored arms' TF-IDF
     .venv/bin/python benchmarks/quality_user_data.py --sets spam-en --sizes small --quick --method full
         # the method comparison behind train.method: auto (the arm with the method forced; tabled apart)
     # a natural arm too slow for the machine: --natural-train-limit 3000 (data.train_limit, recorded as train_limit)
@@ -202,7 +203,7 @@ def run_arm(name: str, size: str, seed: int, args) -> dict:
         "validation_macro_f1": m.get("validation", {}).get("macro_f1"),
         "tfidf_test_macro_f1": tf.get("test", {}).get("macro_f1"), "tfidf_test_accuracy": tf.get("test", {}).get("accuracy"),
         "tfidf_validation_macro_f1": tf.get("validation", {}).get("macro_f1"),
-        "tfidf": {k: tf.get(k) for k in ("model", "C", "class_weight", "chosen_on", "skipped")},
+        "tfidf": {k: tf.get(k) for k in ("model", "C", "class_weight", "decision_bias", "chosen_on", "skipped")},
         "majority_test_accuracy": m.get("baseline_majority", {}).get("accuracy"),
         "test_predicted_counts": dict(predicted), "single_class": len(predicted) <= 1,
         "method": m["train"].get("method"), "steps": m["train"].get("steps"), "epochs_run": m["train"].get("epochs"),
@@ -211,6 +212,39 @@ def run_arm(name: str, size: str, seed: int, args) -> dict:
         "load_average_at_start": round(load0, 2) if load0 is not None else None,
         "cpu": cpu_info(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def rebaseline(results_dir: Path) -> None:
+    """Refit every stored arm's TF-IDF baseline with the current tuneforge code on that arm's own split (rebuilt
+    from its seed exactly as the run read it), and replace the tfidf fields: baseline changes need no retraining.
+    The JSON records the commit that refitted it."""
+    from tuneforge.config import load_config
+    from tuneforge.data.datasets_fetch import prepare
+    from tuneforge.data.splits import load_splits
+    from tuneforge.evaluation.baseline import tfidf_baseline
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    for path in sorted(results_dir.glob("*.json")):
+        r = json.loads(path.read_text(encoding="utf-8"))
+        prepare(r["set"], progress=False)
+        ov, _ = arm_config(r["set"], r["size"], r["seed"], r["data"].get("train_limit"))
+        cfg_path = WORK / "configs" / f"{path.stem}-rebaseline.yaml"
+        write_config(ov, WORK / "runs" / path.stem, cfg_path)
+        cfg = load_config(cfg_path)
+        splits = load_splits(cfg)
+        tf = tfidf_baseline(splits.train, splits.validation, splits.test, sorted({e.label for e in splits.train}),
+                            cfg.train.seed)
+        old = r["tfidf_test_macro_f1"]
+        r.update({"tfidf_test_macro_f1": tf["test"]["macro_f1"], "tfidf_test_accuracy": tf["test"]["accuracy"],
+                  "tfidf_validation_macro_f1": tf["validation"]["macro_f1"],
+                  "tfidf": {k: tf.get(k) for k in ("model", "C", "class_weight", "decision_bias", "chosen_on")},
+                  "tfidf_refitted": {"commit": commit, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                     "test_macro_f1_before": old}})
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(r, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        print(f"{path.stem}: TF-IDF test macro-F1 {old} -> {r['tfidf_test_macro_f1']} "
+              f"(offsets {tf['decision_bias']}, C {tf['C']}, class weight {tf['class_weight']})", flush=True)
 
 
 def table(results_dir: Path) -> str:
@@ -266,9 +300,13 @@ def main() -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--stop-at", type=float, default=None, help="unix time after which no new arm starts")
     p.add_argument("--table", action="store_true", help="only print the table of the stored results")
+    p.add_argument("--rebaseline", action="store_true",
+                   help="refit the TF-IDF baseline of every stored arm with the current code, then print the table")
     args = p.parse_args()
     results = Path(args.results)
-    if args.table:
+    if args.rebaseline:
+        rebaseline(results)
+    if args.table or args.rebaseline:
         print(table(results))
         return 0
     from tuneforge.data.datasets_fetch import prepare

@@ -69,7 +69,7 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
         for name in ("validation", "test"):
             if name in tb:
                 sections.append(f"== {name}, {tb['model']} (C={tb['C']:g}, class weight {tb['class_weight']}, "
-                                f"chosen on {tb['chosen_on']}) ==\naccuracy {tb[name]['accuracy']:.4f}  "
+                                f"offsets {tb['decision_bias']}, chosen on {tb['chosen_on']}) ==\naccuracy {tb[name]['accuracy']:.4f}  "
                                 f"macro_f1 {tb[name]['macro_f1']:.4f}  n {tb[name]['n']}\n")
         tb["beaten_on_validation"] = beaten(metrics)
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")

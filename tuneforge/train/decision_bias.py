@@ -23,39 +23,8 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..tasks.class_metrics import accuracy_macro_f1
+from ..evaluation.logit_offsets import MIN_GAIN, choose_offsets
 from .auto import Choice
-
-MIN_GAIN = 0.01  # validation macro-F1 points (as a fraction) the offsets must add to be kept
-GRID = np.round(np.arange(-5.0, 5.0001, 0.1), 1)  # e^5 ≈ 150: beyond any class ratio a few hundred rows give
-SWEEPS = 3  # coordinate passes over the classes (one suffices for two classes)
-
-
-def macro_f1(scores: np.ndarray, y: np.ndarray, offsets: np.ndarray) -> float:
-    return accuracy_macro_f1(y, (scores + offsets).argmax(-1), scores.shape[1])["macro_f1"]
-
-
-def choose_offsets(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Coordinate ascent over classes 1..K-1 on the grid, each step taking the smallest |offset| among those with
-    the best score. Returns (offsets, score before, score after)."""
-    k = scores.shape[1]
-    offsets = np.zeros(k)
-    before = best = macro_f1(scores, y, offsets)
-    by_size = GRID[np.argsort(np.abs(GRID), kind="stable")]  # 0, ±0.1, ±0.2, ...: ties go to the smaller shift
-    for _ in range(SWEEPS if k > 2 else 1):
-        moved = False
-        for c in range(1, k):
-            trial = offsets.copy()
-            results = []
-            for v in by_size:
-                trial[c] = v
-                results.append(macro_f1(scores, y, trial))
-            i = int(np.argmax(results))  # the first maximum: the smallest shift reaching it
-            if results[i] > best + 1e-12:
-                offsets[c], best, moved = by_size[i], results[i], True
-        if not moved:
-            break
-    return offsets, before, best
 
 
 def output_layer(model, n_labels: int) -> torch.nn.Linear | None:
