@@ -52,7 +52,8 @@ def test_choices_are_made_on_validation_and_never_see_test(monkeypatch):
     a = bl.tfidf_baseline(train, val, sentiment(60, 2), ["neg", "pos"])
     inverted = [TextExample(e.text, "neg" if e.label == "pos" else "pos") for e in sentiment(60, 2)]
     b = bl.tfidf_baseline(train, val, inverted, ["neg", "pos"])
-    assert (a["C"], a["class_weight"]) == (b["C"], b["class_weight"]) and a["validation"] == b["validation"]
+    assert (a["C"], a["class_weight"], a["decision_bias"]) == (b["C"], b["class_weight"], b["decision_bias"])
+    assert a["validation"] == b["validation"]
     assert b["test"]["macro_f1"] < 0.5 < a["test"]["macro_f1"]
 
 
@@ -68,15 +69,28 @@ def test_the_choice_is_the_best_on_validation_of_the_whole_grid():
         return out
     train, val = rows(300), rows(100)
     res = bl.tfidf_baseline(train, val, rows(100), ["neg", "pos"])
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
+
+    from tuneforge.evaluation.logit_offsets import MIN_GAIN, choose_offsets
     vec = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", sublinear_tf=True)
-    x = vec.fit_transform([e.text for e in train])
-    best = max(f1_score([e.label for e in val], LogisticRegression(C=c, class_weight=w, max_iter=2000, solver="liblinear")
-                        .fit(x, [e.label for e in train]).predict(vec.transform([e.text for e in val])),
-                        average="macro", zero_division=0) for c in bl.C_GRID for w in bl.WEIGHTS)
+    x, xv = vec.fit_transform([e.text for e in train]), vec.transform([e.text for e in val])
+    y_val = np.array([e.label == "pos" for e in val], dtype=int)
+
+    def after_offsets(c, w):  # each candidate scored with its own validation-chosen offsets
+        logp = LogisticRegression(C=c, class_weight=w, max_iter=2000, solver="liblinear").fit(
+            x, [e.label == "pos" for e in train]).predict_log_proba(xv)
+        off, before, after = choose_offsets(logp, y_val)
+        return after if after - before >= MIN_GAIN else before
+    plain = max(f1_score(y_val, LogisticRegression(C=c, class_weight=w, max_iter=2000, solver="liblinear")
+                         .fit(x, [e.label == "pos" for e in train]).predict(xv), average="macro", zero_division=0)
+                for c in bl.C_GRID for w in bl.WEIGHTS)
+    best = max(after_offsets(c, w) for c in bl.C_GRID for w in bl.WEIGHTS)
     assert res["validation"]["macro_f1"] == pytest.approx(best, abs=1e-4)
+    assert best >= plain  # the offsets never make the grid's best candidate worse on validation
+    assert res["decision_bias"] == "none" or res["decision_bias"].startswith("pos ")
 
 
 def test_without_validation_the_defaults_are_used_and_said():

@@ -83,26 +83,32 @@ def tfidf_baseline(train, validation, test, labels: list[str], seed: int = 0) ->
         m = accuracy_macro_f1([index[e.label] for e in examples], predict(model, name, offsets), len(labels))
         return {k: round(v, 4) for k, v in m.items()} | {"n": len(examples)}
 
+    def offsets_for(model):
+        """Per-class offsets on the log-probabilities chosen on validation, as the fine-tuned model gets them
+        (train.decision_bias), so neither wins by the other's handicap; None when they add under MIN_GAIN."""
+        column = {int(k): j for j, k in enumerate(model.classes_)}
+        y_val = np.array([column.get(index.get(e.label, -1), -1) for e in validation])
+        keep = y_val >= 0  # a label unseen in training cannot be predicted whatever the offsets
+        found, before, after = choose_offsets(model.predict_log_proba(x["validation"])[keep], y_val[keep])
+        return found if after - before >= MIN_GAIN else None
+
+    offsets = None
     if validation:
-        # Ties go to the earlier candidate: the stronger regularisation and the unweighted loss.
-        scored = [(score(m := fit(c, w), "validation", validation)["macro_f1"], -i, c, w, m)
-                  for i, (c, w) in enumerate((c, w) for w in weights for c in C_GRID)]
-        _, _, c, weight, model = max(scored, key=lambda s: s[:2])
+        # Chosen jointly with the offsets: a strongly regularised model has log-probabilities too close together for
+        # the offsets' 0.1 steps, a weaker one can use them. Ties go to the earlier candidate: the stronger
+        # regularisation and the unweighted loss.
+        scored = []
+        for i, (c, w) in enumerate((c, w) for w in weights for c in C_GRID):
+            m = fit(c, w)
+            off = offsets_for(m)
+            scored.append((score(m, "validation", validation, off)["macro_f1"], -i, c, w, m, off))
+        _, _, c, weight, model, offsets = max(scored, key=lambda s: s[:2])
         chosen_on = "validation macro-F1"
     else:  # nothing to choose on: scikit-learn's defaults, said so
         c, weight, model = 1.0, None, fit(1.0, None)
         chosen_on = "no validation split: scikit-learn's defaults"
-    offsets, bias = None, "none"
-    if validation:
-        # The fine-tuned model's boundary may move by per-class offsets chosen on validation
-        # (train.decision_bias); the baseline gets the same chance, so neither wins by the other's handicap.
-        column = {int(k): j for j, k in enumerate(model.classes_)}
-        y_val = np.array([column.get(index.get(e.label, -1), -1) for e in validation])
-        keep = y_val >= 0
-        found, before, after = choose_offsets(model.predict_log_proba(x["validation"])[keep], y_val[keep])
-        if after - before >= MIN_GAIN:
-            offsets = found
-            bias = ", ".join(f"{labels[int(k)]} {found[j]:+.1f}" for j, k in enumerate(model.classes_) if found[j])
+    bias = "none" if offsets is None else ", ".join(
+        f"{labels[int(k)]} {offsets[j]:+.1f}" for j, k in enumerate(model.classes_) if offsets[j])
     out = {"model": f"TF-IDF ({features}) + logistic regression", "C": c, "class_weight": weight or "none",
            "decision_bias": bias, "chosen_on": chosen_on}
     for name, examples in (("validation", validation), ("test", test)):

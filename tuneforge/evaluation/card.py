@@ -43,7 +43,8 @@ def _baseline_note(metrics: dict) -> str:
     if not tfidf or "C" not in tfidf:
         return ""
     note = (f"\nThe TF-IDF baseline was trained on the same training split in the same run (C={tfidf['C']:g}, "
-            f"class weight {tfidf['class_weight']}, chosen on {tfidf['chosen_on']}).\n")
+            f"class weight {tfidf['class_weight']}, per-class offsets {tfidf.get('decision_bias', 'none')}, chosen on "
+            f"{tfidf['chosen_on']}, as the fine-tuned model's offsets are).\n")
     warning = verdict(metrics)
     return note + (f"\n**Warning: {warning}.**\n" if warning else "")
 

@@ -195,7 +195,7 @@ async function pageRun(root, id) {
   const m = d.metrics || {};
   root.append(h("dl", {}, h("dt", {}, "task"), h("dd", {}, d.task), h("dt", {}, "backbone"), h("dd", {}, d.backbone),
     h("dt", {}, "test"), h("dd", {}, Object.entries(m.test || {}).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ") || "–"),
-    m.baseline_tfidf && m.baseline_tfidf.test ? [h("dt", {}, "TF-IDF baseline"), h("dd", {}, `test ${Object.entries(m.baseline_tfidf.test).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ")} (${m.baseline_tfidf.model}, C ${m.baseline_tfidf.C}, chosen on ${m.baseline_tfidf.chosen_on})`)] : null,
+    m.baseline_tfidf && m.baseline_tfidf.test ? [h("dt", {}, "TF-IDF baseline"), h("dd", {}, `test ${Object.entries(m.baseline_tfidf.test).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ")} (${m.baseline_tfidf.model}, C ${m.baseline_tfidf.C}, offsets ${m.baseline_tfidf.decision_bias || "none"}, chosen on ${m.baseline_tfidf.chosen_on})`)] : null,
     m.baseline_majority ? [h("dt", {}, "majority baseline"), h("dd", {}, `accuracy ${fmt(m.baseline_majority.accuracy)} (always "${m.baseline_majority.label}")`)] : null));
   if (m.baseline_tfidf && m.baseline_tfidf.beaten_on_validation === false) {
     root.append(h("p", { class: "alert" }, `The fine-tuned model does not beat the TF-IDF baseline on validation (macro_f1 ${fmt(m.validation.macro_f1)} vs ${fmt(m.baseline_tfidf.validation.macro_f1)}).`));
