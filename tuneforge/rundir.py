@@ -134,7 +134,7 @@ def load_run(path: str | Path) -> LoadedRun:
             from None
     model.eval()
     try:
-        tokenizer = task.load_processor(str(path))  # a tokenizer; for images an ImageProcessor
+        tokenizer = task.configure_processor(task.load_processor(str(path)), cfg)  # for images an ImageProcessor
     except (TuneforgeError, ImportError):
         raise
     except Exception as e:

@@ -161,3 +161,17 @@ def test_the_method_auto_chose_is_written_down_for_every_task():
     text = cfg_with(method="setfit")
     assert "smallest class 1" in auto.method_choice(text, "auto", ["a", "a", "b"]).why
     assert auto.method_choice(text, "setfit", ["a", "b"]) is None  # the user's own choice is not an auto choice
+
+
+def test_head_and_tail_when_a_tenth_of_the_texts_are_cut_and_only_for_text_classifiers():
+    text, ner = get_task("text-classification"), get_task("token-classification")
+    cfg = cfg_with(max_length=64)
+    c = auto.choose_truncation(cfg, text, [20] * 90 + [300] * 10)
+    assert cfg.train.truncation == "head+tail" and "10 of 100 training texts (10.0%)" in c.why
+    few = cfg_with(max_length=64)
+    c = auto.choose_truncation(few, text, [20] * 91 + [300] * 9)
+    assert few.train.truncation == "head" and c.value == "head"
+    tokens = cfg_with(max_length=64)
+    assert auto.choose_truncation(tokens, ner, [300] * 10) is None and tokens.train.truncation == "head"
+    given = cfg_with(max_length=64, truncation="head")
+    assert auto.choose_truncation(given, text, [300] * 10) is None and given.train.truncation == "head"

@@ -76,6 +76,8 @@ def validate(cfg: Config) -> None:
         bad("train.class_weight", f"is {t.class_weight!r}", "use auto, none or balanced")
     if t.decision_bias not in ("auto", "none"):
         bad("train.decision_bias", f"is {t.decision_bias!r}", "use auto or none")
+    if t.truncation not in ("auto", "head", "head+tail"):
+        bad("train.truncation", f"is {t.truncation!r}", "use auto, head or head+tail")
     if t.bf16 not in ("auto", "true", "false"):
         bad("train.bf16", f"is {t.bf16!r}", "use auto, true or false")
     if t.method not in METHODS:

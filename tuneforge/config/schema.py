@@ -100,6 +100,10 @@ class TrainConfig:
     max_length: int | None = _f(None, "Maximum tokens per example; longer ones are truncated (check-data reports "
                                       "how many). Default (auto): the 95th percentile of the training texts' "
                                       "lengths, rounded up to a multiple of 32, between 64 and the backbone's limit.")
+    truncation: str = _f("auto", "auto | head | head+tail. Which tokens of a text longer than max_length are read: "
+                                 "its first ones (head), or its first quarter and its end (head+tail, where a "
+                                 "review's verdict often is). auto: head+tail when at least 10% of the training texts "
+                                 "are cut (text classification), else head.")
     seed: int = _f(42, "One seed for data split, sampling, initialisation and shuffling.")
     bf16: str = _f("auto", "auto | true | false. bf16 autocast; 'auto' enables it where the CPU has "
                            "native bf16 (AVX512-BF16/AMX) or on a CUDA GPU that supports it.")

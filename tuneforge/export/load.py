@@ -70,7 +70,7 @@ def load_export(path: str | Path) -> ExportedRun:
         raise damaged(weights[0], f"the {fmt} model cannot be loaded ({type(e).__name__}: {e})",
                       REEXPORT) from None
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        tokenizer = task.configure_processor(AutoTokenizer.from_pretrained(str(path)), cfg)
     except Exception as e:
         raise damaged(path, f"its tokenizer cannot be loaded ({type(e).__name__}: {e})", REEXPORT) from None
     # bf16=False: autocast is the fp32 model's switch; these networks already are what they are.

@@ -31,6 +31,7 @@ from transformers import AutoConfig
 
 from ..config import Config, register_check
 from ..errors import TuneforgeError
+from ..tasks import truncation
 from ..tasks.base import autocast, get_task
 from ..tasks.pooling import mean_pool
 from ..train.auto import IMBALANCE_RATIO
@@ -178,7 +179,7 @@ def contrastive_tune(model, tokenizer, texts: list[str], pairs: list[tuple[int, 
 
     t, s = cfg.train, cfg.setfit
     body = model.base_model
-    enc = tokenizer(texts, truncation=True, max_length=t.max_length)  # tokenized once; pairs only index into it
+    enc = truncation.tokenize(tokenizer, texts, t.max_length)  # tokenized once; pairs only index into it
     collate = DataCollatorWithPadding(tokenizer)
     decay, no_decay = [], []
     for name, p in body.named_parameters():
@@ -237,7 +238,7 @@ def embed_texts(model, tokenizer, texts: list[str], max_length: int, batch_size:
     from transformers import DataCollatorWithPadding
 
     model.eval()
-    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    enc = truncation.tokenize(tokenizer, texts, max_length)
     collate = DataCollatorWithPadding(tokenizer)
     order = sorted(range(len(texts)), key=lambda i: len(enc["input_ids"][i]))  # little padding per batch
     out = torch.empty(len(texts), model.config.hidden_size)

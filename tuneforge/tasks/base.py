@@ -121,6 +121,11 @@ class Task:
             tok.pad_token = tok.eos_token  # decoders often ship without one; batches still need padding
         return tok
 
+    def configure_processor(self, processor, cfg: Config):
+        """Apply what a run's config says about reading inputs to a loaded processor (text classification: which
+        tokens of a long text are kept); called wherever a run's processor is loaded."""
+        return processor
+
     def build_model(self, backbone_path: str, labels: list[str], cfg: Config):
         """Load the body, add a fresh head for `labels`, apply num_layers / dropout / embedding freeze.
 

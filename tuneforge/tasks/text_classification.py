@@ -9,6 +9,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from ..data.readers import TextExample
 from ..data.report import token_lengths
 from ..errors import TuneforgeError
+from . import truncation
 from .base import Task, TaskDefaults, register_task
 from .class_metrics import ClassificationMetrics, accuracy_macro_f1
 from .pooling import (REMOTE_CODE_FILE, apply_pooling, classifier_from_config, is_decoder_classifier,
@@ -69,6 +70,10 @@ class TextClassificationTask(ClassificationMetrics, Task):
         apply_pooling(model, "last")
         return model, fresh
 
+    def configure_processor(self, processor, cfg):
+        truncation.set_mode(processor, cfg.train.truncation)
+        return processor
+
     def labels(self, train: list[TextExample]) -> list[str]:
         return sorted({e.label for e in train})
 
@@ -78,7 +83,7 @@ class TextClassificationTask(ClassificationMetrics, Task):
 
     def encode(self, tokenizer, examples: list[TextExample], labels: list[str], max_length: int) -> list[dict]:
         index = {l: i for i, l in enumerate(labels)}
-        enc = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)
+        enc = truncation.tokenize(tokenizer, [e.text for e in examples], max_length)
         return [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
                  **({"labels": index[e.label]} if e.label in index else {})}
                 for i, e in enumerate(examples)]
@@ -137,6 +142,10 @@ class TextClassificationTask(ClassificationMetrics, Task):
             parts["body"] += ", sentence vector: the last real token's state (a decoder's own classification head)"
         else:
             parts["body"] += ", sentence vector: the [CLS] pooler"
+        if cfg.train.truncation == "head+tail":
+            parts["shape"] += ("; a longer text is read as its first quarter and its end (train.truncation head+tail): "
+                               "plain transformers keeps only the first tokens, so cut long texts the same way "
+                               "(tuneforge.tasks.truncation.head_and_tail) for identical answers")
         return parts
 
     def length_of(self, tokenizer, examples: list[TextExample]) -> list[int]:

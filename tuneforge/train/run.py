@@ -92,6 +92,7 @@ def prepare(cfg: Config, progress: bool = True):
     # epochs, max_length, class weighting, patience: from the data where the config left them to auto
     choices = resolve_auto(cfg, task, splits, lengths, requested_method, getattr(tokenizer, "model_max_length", None),
                            int(os.environ.get("WORLD_SIZE", "1")), decoder=is_decoder(backbone_path))
+    task.configure_processor(tokenizer, cfg)  # now that train.truncation is resolved
     report = build_report(splits, lengths, cfg.train.max_length)
     report["auto_choices"] = choices
     return task, splits, backbone_path, tokenizer, labels, report
