@@ -75,7 +75,7 @@ def test_train_writes_a_reference_that_its_own_validation_matches(monitored_run)
     splits = load_splits(run.cfg)
     val = [example_text(e) for e in splits.validation]
     rows = [SimpleNamespace(label=lab, confidence=c, input_chars=len(t))
-            for t, (lab, c) in zip(val, map(summarize, run.predict(val)))]
+            for t, (lab, c) in zip(val, (summarize(p, run.task) for p in run.predict(val)))]
     m = measure(rows, load_reference(monitored_run))
     assert m["psi_label"] == pytest.approx(0, abs=1e-3)
     assert m["mean_confidence"] == pytest.approx(ref["mean_confidence"], abs=1e-3)

@@ -45,12 +45,15 @@ def test_split_follows_weights_and_growing_a_share_moves_nobody_back():
     assert Route.make("m", {3: 1}, shadow=4).versions() == {3, 4}
 
 
-def test_summarize_classification_and_ner():
-    assert summarize({"label": "pos", "probabilities": {"neg": 0.2, "pos": 0.8}}) == ("pos", 0.8)
+def test_each_task_summarizes_its_own_predictions_for_the_log():
+    from tuneforge.tasks.base import get_task
+    text, ner = get_task("text-classification"), get_task("token-classification")
+    assert summarize({"label": "pos", "probabilities": {"neg": 0.2, "pos": 0.8}}, text) == ("pos", 0.8)
     ents = {"entities": [{"type": "PER", "confidence": 0.9}, {"type": "LOC", "confidence": 0.7}]}
-    label, conf = summarize(ents)
+    label, conf = summarize(ents, ner)
     assert label == "LOC,PER" and abs(conf - 0.8) < 1e-9
-    assert summarize({"entities": []}) == ("O", None)
+    assert summarize({"entities": []}, ner) == ("O", None)
+    assert summarize({"label": "cat", "confidence": 0.5}, None) == ("cat", 0.5)  # unknown task: a classifier's
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks.base import find_task
+from ..tasks.base import Task, find_task
 from ..writing import write_json
 
 REFERENCE = "reference.json"
@@ -23,16 +23,10 @@ LENGTH_QUANTILES = tuple(q / 10 for q in range(1, 10))  # decile edges: each ref
 MAX_REFERENCE_TEXTS = 2000  # validation texts predicted for the reference: bounds the extra pass at train time
 
 
-def summarize(pred: dict) -> tuple[str | None, float | None]:
-    """(label, confidence) of one prediction: the top class and its probability; for NER the sorted
-    entity types found (or 'O') and their mean confidence."""
-    if "probabilities" in pred:
-        return pred.get("label"), max(pred["probabilities"].values(), default=None)
-    if "entities" in pred:
-        ents = pred["entities"]
-        scores = [e["confidence"] for e in ents if e.get("confidence") is not None]
-        return (",".join(sorted({e["type"] for e in ents})) or "O"), (sum(scores) / len(scores) if scores else None)
-    return pred.get("label"), pred.get("confidence")
+def summarize(pred: dict, task: Task | None) -> tuple[str | None, float | None]:
+    """(label, confidence) of one prediction, as its task summarises it (Task.summarize); a run whose task is
+    unknown (a damaged config) is summarised as a classifier's."""
+    return (task or Task()).summarize(pred)
 
 
 def shares(counts: Counter | dict) -> dict[str, float]:
@@ -77,7 +71,8 @@ def build_reference(predict, val_texts: list[str], fit_texts: list[str], task: s
     if len(val_texts) > MAX_REFERENCE_TEXTS:  # evenly spaced, deterministic: the split is already shuffled
         step = len(val_texts) / MAX_REFERENCE_TEXTS
         val_texts = [val_texts[int(i * step)] for i in range(MAX_REFERENCE_TEXTS)]
-    summaries = [summarize(p) for p in predict(val_texts)] if val_texts else []
+    spec = find_task(task)
+    summaries = [summarize(p, spec) for p in predict(val_texts)] if val_texts else []
     conf = [c for _, c in summaries if c is not None]
     fit_lengths = [len(t) for t in fit_texts]
     edges = length_edges(fit_lengths)

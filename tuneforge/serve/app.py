@@ -72,6 +72,7 @@ class Loaded:
     backend: object
     batcher: Batcher
     images: bool = False  # the model classifies images, not texts: asked of its task once, at load
+    task: object = None  # its tuneforge.tasks Task (None: unknown), which summarises predictions for the log
 
 
 class ServeState:
@@ -106,7 +107,7 @@ class ServeState:
         batcher.start()
         task = find_task(getattr(getattr(backend, "cfg", None), "task", None))
         self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher,
-                                                   images=task is not None and not task.takes_text)
+                                                   images=task is not None and not task.takes_text, task=task)
         m.loaded.labels(name, v).set(1)
         log.info("loaded %s v%d from %s", name, version, mv.path)
         return lm
@@ -202,9 +203,9 @@ class ServeState:
     # ------------------------------------------------------------------ predicting
     def _log(self, name: str, version: int, shadow: bool, texts, preds, ids, latency_ms: float) -> None:
         now = time.time()
-        rows = []
+        rows, lm = [], self.loaded.get((name, version))
         for text, pred, rid in zip(texts, preds, ids):
-            label, conf = summarize(pred)
+            label, conf = summarize(pred, lm.task if lm else None)
             rows.append(LogRow(now, rid, name, version, int(shadow), latency_ms, label, conf,
                                input_hmac(self.log_secret, text), len(text)))
         self.requestlog.record(rows)

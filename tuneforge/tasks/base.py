@@ -108,6 +108,13 @@ class Task:
             "limits": f"text unlike it (other domains, lengths over {t.max_length} tokens are truncated)",
         }
 
+    def summarize(self, pred: dict) -> tuple[str | None, float | None]:
+        """(label, confidence) of one served prediction, what drift monitoring counts (the request log, the
+        run's reference.json): here the top class and its probability."""
+        if "probabilities" in pred:
+            return pred.get("label"), max(pred["probabilities"].values(), default=None)
+        return pred.get("label"), pred.get("confidence")
+
     def known_labels(self, labels: list[str]) -> set[str]:
         """The names a labeled file may use, given the run's labels (NER: the entity types of its tags)."""
         return set(labels)

@@ -62,6 +62,12 @@ class TokenClassificationTask(Task):
     # NER on the all-'O' plateau, and dropout slows escape from it.
     defaults = TaskDefaults(learning_rate=1.5e-4, head_learning_rate=3e-3, num_layers=8, dropout=0.0)
 
+    def summarize(self, pred: dict) -> tuple[str | None, float | None]:
+        """The sorted entity types found (or 'O') and their mean confidence."""
+        ents = pred.get("entities", [])
+        scores = [e["confidence"] for e in ents if e.get("confidence") is not None]
+        return (",".join(sorted({e["type"] for e in ents})) or "O"), (sum(scores) / len(scores) if scores else None)
+
     def card_parts(self, cfg, labels: list[str]) -> dict:
         return super().card_parts(cfg, labels) | {
             "headline": "entity-level F1 (seqeval, strict IOB2)",
