@@ -162,15 +162,23 @@ def rel(p) -> str:
     return str(p).replace(str(ROOT) + "/", "")
 
 
-def arm_name(name: str, size: str, seed: int, method: str | None) -> str:
-    return f"{name}-{size}-seed{seed}" + (f"-{method}" if method else "")
+def arm_name(name: str, size: str, seed: int, method: str | None, overrides=()) -> str:
+    """<set>-<size>-seed<seed>, then -<method> for a forced method and -<key>-<value> per forced setting."""
+    slug = "".join(f"-{o.split('=', 1)[0].split('.')[-1]}-{o.split('=', 1)[1]}".replace("/", "_") for o in overrides)
+    return f"{name}-{size}-seed{seed}" + (f"-{method}" if method else "") + slug
 
 
 def run_arm(name: str, size: str, seed: int, args) -> dict:
     ov, info = arm_config(name, size, seed, args.natural_train_limit)
     if args.method:  # the method comparison: the same arm with train.method forced instead of auto
         ov.append(f"train.method={args.method}")
-    arm = arm_name(name, size, seed, args.method)
+    forced = list(args.override or ())
+    backbone = SETS[name][0]
+    for o in forced:  # later overrides win over base_overrides' (load_config applies them in order)
+        ov.append(o)
+        if o.startswith("backbone="):
+            backbone = o.split("=", 1)[1]
+    arm = arm_name(name, size, seed, args.method, forced)
     run_dir = WORK / "runs" / arm
     cfg_path = WORK / "configs" / f"{arm}.yaml"
     write_config(ov, run_dir, cfg_path)
@@ -196,7 +204,8 @@ def run_arm(name: str, size: str, seed: int, args) -> dict:
     predicted = Counter(p["predicted"] for p in preds)
     tf = m.get("baseline_tfidf", {})
     return {
-        "set": name, "size": size, "seed": seed, "backbone": SETS[name][0], "forced_method": args.method,
+        "set": name, "size": size, "seed": seed, "backbone": backbone, "forced_method": args.method,
+        "forced_settings": forced,
         "config": [rel(o) for o in ov] + [f"output_dir={rel(run_dir)}"],
         "data": info,
         "test_macro_f1": m["test"]["macro_f1"], "test_accuracy": m["test"]["accuracy"], "test_n": m["test"].get("n"),
@@ -251,7 +260,8 @@ def table(results_dir: Path) -> str:
     rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results_dir.glob("*.json"))]
     by = {}
     for r in rows:
-        by.setdefault((r["set"], r["size"], r.get("forced_method") or ""), []).append(r)
+        forced = ([f"train.method={r['forced_method']}"] if r.get("forced_method") else []) + r.get("forced_settings", [])
+        by.setdefault((r["set"], r["size"], ", ".join(forced)), []).append(r)
 
     def ms(xs):
         xs = [x for x in xs if x is not None]
@@ -260,7 +270,7 @@ def table(results_dir: Path) -> str:
         return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
     out = ["| set | size | backbone | train rows (minority) | seeds | model macro-F1 | TF-IDF macro-F1 | "
-           "model − TF-IDF | single-class runs | method, epochs, max_length, class_weight, decision_bias | train s (mean) |",
+           "model − TF-IDF | single-class runs | method, epochs, max_length, truncation, class_weight, decision_bias | train s (mean) |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {n: i for i, n in enumerate(SETS)}
     for (name, size, forced), rs in sorted(by.items(),
@@ -275,8 +285,8 @@ def table(results_dir: Path) -> str:
         if isinstance(bias, dict):  # runs before the value became a "label +offset" string
             bias = ", ".join(f"{k} {v:+.1f}" for k, v in bias.items())
         auto = f"{rs[0]['method']}, {ch.get('train.epochs', '–')}, {ch.get('train.max_length', '–')}, " \
-               f"{ch.get('train.class_weight', '–')}, {bias}"
-        size_cell = f"{size}, train.method={forced} forced" if forced else size
+               f"{ch.get('train.truncation', '–')}, {ch.get('train.class_weight', '–')}, {bias}"
+        size_cell = f"{size}, {forced} forced" if forced else size
         out.append(f"| {name} | {size_cell} | {rs[0]['backbone']} | {n_train} ({tr.get(mino, 0)}) | "
                    f"{', '.join(str(r['seed']) for r in rs)} | {ms([r['test_macro_f1'] for r in rs])} | "
                    f"{ms([r['tfidf_test_macro_f1'] for r in rs])} | {ms(diffs)} | "
@@ -295,6 +305,9 @@ def main() -> int:
     p.add_argument("--method", choices=("full", "setfit"), default=None,
                    help="force train.method (the comparison behind train.method: auto); stored as <arm>-<method>.json "
                         "and tabled apart from the defaults")
+    p.add_argument("--override", action="append", metavar="KEY=VALUE",
+                   help="force a setting for these arms (e.g. train.truncation=head, backbone=multilingual-e5-small); "
+                        "stored as <arm>-<key>-<value>.json and tabled apart from the defaults")
     p.add_argument("--natural-train-limit", type=int, default=None,
                    help="cap the natural arm's training rows (data.train_limit), for a machine too slow for them")
     p.add_argument("--results", default=str(RESULTS))
@@ -316,7 +329,7 @@ def main() -> int:
     for size in args.sizes:  # every set's small arms before any natural one: the cheap part first
         for seed in seeds:
             for name in args.sets:
-                out = results / f"{arm_name(name, size, seed, args.method)}.json"
+                out = results / f"{arm_name(name, size, seed, args.method, args.override or ())}.json"
                 if out.is_file():
                     continue
                 if args.stop_at and time.time() > args.stop_at:
