@@ -74,6 +74,32 @@ def build_tiny_llama(path: Path) -> Path:
     return path
 
 
+def build_tiny_gemma3(path: Path) -> Path:
+    """A 2-layer Gemma 3 text decoder (sliding-window and global attention layers, as gemma-3-270m) whose
+    tokenizer ships a pad token of its own, as Gemma's does."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(["<pad>", "<eos>", "<bos>", "<unk>"] + WORDS + CJK + list(".,!?")))}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>",
+                                  pad_token="<pad>")
+    tok.save_pretrained(path)
+    cfg = Gemma3TextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=128,
+                           sliding_window=8, layer_types=["sliding_attention", "full_attention"], pad_token_id=0,
+                           eos_token_id=1, bos_token_id=2)
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(cfg).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma3(tmp_path_factory) -> Path:
+    return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3"))
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))

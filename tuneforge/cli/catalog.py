@@ -9,13 +9,21 @@ from .verb import Verb
 
 def cmd_models(a) -> int:
     from ..backbones.registry import BACKBONES
+    from ..errors import TuneforgeError
     if a.prepare:  # make every packaged backbone usable offline now (e5 is converted once)
         for s in BACKBONES.values():
-            print(f"{s.name}: {s.locate()}")
+            try:
+                print(f"{s.name}: {s.locate()}")
+            except TuneforgeError as e:
+                if not s.opt_in:
+                    raise
+                print(f"{s.name}: skipped, {e.what}; {e.fix}")  # opt-in: the user installs it, knowing its licence
         return 0
     print(f"{'name':<24}{'params':>8}  {'language':<28}{'package':<30}source")
     for s in BACKBONES.values():
-        print(f"{s.name:<24}{s.params:>8}  {s.language:<28}{s.package:<30}{s.source}")
+        print(f"{s.name:<24}{s.params:>8}  {s.language:<28}{s.package:<30} {s.source}")
+        if s.licence:
+            print(f"{'':<24}{'':>8}  licence: {s.licence}")
     print("\nAlso accepted: any local Hugging Face model directory, or a hub id (org/model) when online.")
     return 0
 

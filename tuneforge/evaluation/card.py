@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..backbones.registry import BACKBONES
 from ..config import Config
 from ..data.report import format_report
 from .baseline import verdict
@@ -49,13 +50,20 @@ def _baseline_note(metrics: dict) -> str:
     return note + (f"\n**Warning: {warning}.**\n" if warning else "")
 
 
+def _licence_note(backbone: str) -> str:
+    """The backbone's licence, where it is not an open-source one: it binds whoever uses this model too."""
+    spec = BACKBONES.get(backbone)
+    return f"\n**Licence of the backbone: {spec.licence}.** It applies to this fine-tuned model as well." \
+        if spec and spec.licence else ""
+
+
 def write_card(out: Path, cfg: Config, task, labels: list[str], data_report: dict, metrics: dict) -> None:
     t, tr = cfg.train, metrics.get("train", {})
     share = tr.get("trainable_parameters", 0) / max(1, tr.get("total_parameters", 1))
     p = task.card_parts(cfg, labels)  # the lines that differ by task: the task says them (tasks/base.py)
     card = f"""# {Path(cfg.output_dir).name}: {cfg.task} on `{cfg.backbone}`
 
-Fine-tuned with tuneforge from `{cfg.backbone}` on `{cfg.data.train}`.
+Fine-tuned with tuneforge from `{cfg.backbone}` on `{cfg.data.train}`.{_licence_note(cfg.backbone)}
 Labels ({len(labels)}): {", ".join(f"`{l}`" for l in labels)}.
 
 ## Results
