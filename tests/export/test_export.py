@@ -211,3 +211,59 @@ def test_every_format_is_one_registered_spec():
     for module in (exporter, load):
         source = inspect.getsource(module)
         assert not [f for f in FORMATS if f'"{f}"' in source], module.__name__
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_texts_answer_does_not_depend_on_its_batch_companions(cls_run, tmp_path, fmt):
+    """In a micro-batching server one caller's answer must not depend on other callers' texts. The int8 formats'
+    per-batch activation scales would make it so; their loaders run each text alone (formats.OneTextAtATime)."""
+    from tuneforge.export.formats import OneTextAtATime, export_format
+    path, _ = export_run(cls_run, fmt, tmp_path / fmt)
+    run = load_predictor(path)
+    assert isinstance(run.model, OneTextAtATime) is export_format(fmt).one_at_a_time
+    companions = [TEXTS[3] * 2, "good", "the movie was awful and terrible and bad " * 4]  # other lengths, other words
+    for text in TEXTS[:3]:
+        alone = run.predict([text])[0]
+        together = run.predict([text] + companions, batch_size=4)[0]
+        assert together["label"] == alone["label"], fmt
+        gap = max(abs(together["probabilities"][k] - alone["probabilities"][k]) for k in alone["probabilities"])
+        assert gap <= 1e-3, (fmt, text, gap)
+
+
+def test_one_text_at_a_time_keeps_token_positions_for_ner(ner_run, tmp_path):
+    from tuneforge.export.formats import OneTextAtATime
+    path, _ = export_run(ner_run, "torch-int8", tmp_path / "ner-int8")
+    run = load_predictor(path)
+    assert isinstance(run.model, OneTextAtATime)
+    texts = ["张三在北京的公司", "李四在上海", "张三在中国的公司的公司"]
+    together = run.predict(texts, batch_size=3)
+    assert together == [run.predict([t])[0] for t in texts] and together[0]["entities"]
+
+
+def test_one_text_at_a_time_removes_a_dependence_on_the_batch():
+    """A stand-in for dynamic int8: every output is rounded on a grid set by the batch's largest activation, so a
+    loud companion changes a quiet text's answer; run one text at a time, it cannot."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from tuneforge.export.formats import OneTextAtATime
+
+    class PerBatchScale:
+        device = torch.device("cpu")
+
+        def eval(self):
+            return self
+
+        def __call__(self, input_ids, attention_mask, **_):
+            x = (input_ids * attention_mask).float()
+            scale = x.abs().max() / 127  # one scale for the whole batch, as DynamicQuantizeLinear computes it
+            q = torch.round(x / scale) * scale
+            return SimpleNamespace(logits=torch.stack([q.sum(1), -q.sum(1)], 1))
+
+    quiet, loud = torch.tensor([[3, 5, 0, 0]]), torch.tensor([[3, 5, 0, 0], [1000, 7, 9, 11]])
+    mask = (loud != 0).long()
+    raw = PerBatchScale()
+    assert not torch.equal(raw(quiet, mask[:1]).logits[0], raw(loud, mask).logits[0])  # the companion leaks in
+    wrapped = OneTextAtATime(raw)
+    assert torch.equal(wrapped(quiet, mask[:1]).logits[0], wrapped(loud, mask).logits[0])
