@@ -21,8 +21,8 @@ Both int8 formats quantize activations with one scale per input tensor, computed
 scale comes from all of its texts, so one text's answer depended on its companions (a polarity run: 4 of 200 test
 labels flipped between one-at-a-time and batches of 64, probabilities moved by up to 0.58). In a micro-batching
 server that makes one caller's answer depend on another caller's text. Their loaders therefore run each text
-alone (`OneTextAtATime`): on minilm-l6, AMD EPYC (AVX2), that kept 0.72x of batched int8 ONNX throughput, still
-1.1x batched fp32 ONNX (BENCHMARKS.md, "Answers independent of batch companions").
+alone (`OneTextAtATime`, unpadded); benchmarks/export_speed.py measures what that costs against the same int8
+network batched (BENCHMARKS.md, the export table).
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class ExportFormat:
     # ONNX files carry no Hugging Face config: the run's config.json is copied beside them (architecture, id2label)
     needs_hf_config: bool = False
     # Batched as is, a text's answer would depend on its batch companions (activation scales per batch): its
-    # loader runs texts one at a time (OneTextAtATime); tests/export/test_batch_independence.py holds both kinds
+    # loader runs texts one at a time (OneTextAtATime); tests/export/test_export.py checks every format
     one_at_a_time: bool = False
 
 
