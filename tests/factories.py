@@ -50,6 +50,19 @@ def write_reviews(path: Path, n: int, seed: int) -> Path:
     return path
 
 
+def write_long_reviews(path: Path, n: int, seed: int, filler: str) -> Path:
+    """`n` rows of `text,label` whose only sentiment word is the last one, after `filler`: invisible to a
+    truncation that keeps only a text's head."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            lab = rng.choice(["pos", "neg"])
+            w.writerow([f"{filler} {i} " + rng.choice(["great", "lovely"] if lab == "pos" else ["awful", "terrible"]), lab])
+    return path
+
+
 def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
     """Character-level sentences, BMES (or BIO) tags: person names before 在, places after it."""
     rng = random.Random(seed)

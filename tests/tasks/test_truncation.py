@@ -3,9 +3,7 @@ alone, and a run trained that way reads the same tokens when it is loaded again 
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 
 import pytest
 from transformers import AutoTokenizer
@@ -41,26 +39,13 @@ def test_a_text_within_the_limit_is_left_alone(tok):
     assert truncation.head_and_tail(tok, [text], 64) == [text]
 
 
-def write_long_reviews(path, n: int, seed: int):
-    """Reviews whose only sentiment word is their last one, after 40 neutral words: invisible to a head cut."""
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for i in range(n):
-            lab = rng.choice(["pos", "neg"])
-            w.writerow([f"{FILLER * 4} {i} " + rng.choice(["great", "lovely"] if lab == "pos" else ["awful", "terrible"]),
-                        lab])
-    return path
-
-
 def test_a_run_on_long_texts_chooses_head_and_tail_and_reads_their_ends(tmp_path, tiny_bert):
-    from factories import make_config
+    from factories import make_config, write_long_reviews
 
     from tuneforge.config import load_config
     from tuneforge.rundir import load_run
     from tuneforge.train.run import train
-    data = write_long_reviews(tmp_path / "long.csv", 160, seed=0)
+    data = write_long_reviews(tmp_path / "long.csv", 160, seed=0, filler=FILLER * 4)
     cfg = load_config(make_config(tmp_path, tiny_bert, "text-classification", {"train": str(data)},
                                   epochs=4, truncation="auto", baseline=False, decision_bias="none"))
     out = train(cfg, progress=False)
@@ -72,3 +57,15 @@ def test_a_run_on_long_texts_chooses_head_and_tail_and_reads_their_ends(tmp_path
     run = load_run(out)
     texts = [f"{FILLER * 4} {w}" for w in ("great", "lovely", "awful", "terrible")]
     assert [p["label"] for p in run.predict(texts)] == ["pos", "pos", "neg", "neg"]
+
+
+def test_sentencepiece_pieces_cut_at_their_boundaries(tiny_sp_bert):
+    """e5's kind of tokenizer (Unigram pieces, Metaspace), where the joined parts re-tokenize into more pieces than
+    they held apart: the cut still keeps the first and the last words and fits the budget."""
+    sp = AutoTokenizer.from_pretrained(str(tiny_sp_bert))
+    text = "good " + FILLER * 10 + " terrible"
+    (cut,) = truncation.head_and_tail(sp, [text], 32)
+    assert cut.startswith(text[:1]) and cut.endswith(text[-1]) and len(cut) < len(text)
+    truncation.set_mode(sp, "head+tail")
+    ids = truncation.tokenize(sp, [text], 32)["input_ids"][0]
+    assert len(ids) <= 32 and sp.decode(ids, skip_special_tokens=True).replace(" ", "").endswith(text[-1])

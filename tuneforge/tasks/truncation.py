@@ -37,7 +37,14 @@ def head_and_tail(tokenizer, texts: list[str], max_length: int) -> list[str]:
         if len(ids) <= budget:
             out.append(text)
             continue
-        out.append(text[:offsets[head - 1][1]] + " " + text[offsets[len(ids) - tail][0]:])
+        keep = tail
+        for _ in range(4):  # joining the two parts can re-tokenize into a few more pieces: shrink the tail by them
+            cut = text[:offsets[head - 1][1]] + " " + text[offsets[len(ids) - keep][0]:]
+            over = len(tokenizer(cut, add_special_tokens=False)["input_ids"]) - budget
+            if over <= 0 or keep <= over:
+                break
+            keep -= over
+        out.append(cut)
     return out
 
 
