@@ -146,6 +146,8 @@ class OneTextAtATime:
         self.model = model
 
     def __getattr__(self, name):  # device, config, ... of the wrapped network
+        if name == "model":  # not set yet (copy, pickle): no endless recursion through self.model
+            raise AttributeError(name)
         return getattr(self.model, name)
 
     def eval(self) -> "OneTextAtATime":

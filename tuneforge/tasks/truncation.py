@@ -10,7 +10,6 @@ export read the same tokens: they all tokenize through `tokenize` with the mode 
 
 from __future__ import annotations
 
-MODES = ("auto", "head", "head+tail")
 HEAD_SHARE = 0.25  # of the token budget; Sun et al.'s 128 of 510
 _ATTR = "tuneforge_truncation"  # set on a loaded tokenizer by the task (Task.configure_processor)
 
