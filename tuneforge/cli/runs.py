@@ -30,7 +30,8 @@ def cmd_train(a) -> int:
         print(f"auto: {c['key']} = {c['value']} ({c['why']})")
     tb = metrics.get("baseline_tfidf", {})
     if "test" in tb and "test" in metrics:
-        print(f"test macro_f1 {metrics['test'].get('macro_f1')} vs TF-IDF baseline {tb['test']['macro_f1']}")
+        key = tb.get("metric", "macro_f1")
+        print(f"test {key} {metrics['test'].get(key)} vs TF-IDF baseline {tb['test'].get(key)}")
     warning = verdict(metrics)
     if warning:
         print(f"WARNING: {warning}")
@@ -182,7 +183,7 @@ def _export_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--force", action="store_true", help="keep an export that loses more than --max-drop points")
     s.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     s.add_argument("--max-drop", type=points, default=1.0,
-                   help="points of the main metric (macro_f1 / entity_f1) an export may lose (default 1)")
+                   help="points of the main metric (macro_f1 / micro_f1 / entity_f1) an export may lose (default 1)")
 
 
 VERBS = (

@@ -50,6 +50,8 @@ def validate(cfg: Config) -> None:
         bad("data.tag_scheme", f"is {cfg.data.tag_scheme!r}", f"use one of: {', '.join(TAG_SCHEMES)}")
     if cfg.data.bad_rows not in ("error", "skip"):
         bad("data.bad_rows", f"is {cfg.data.bad_rows!r}", "use error or skip")
+    if not cfg.data.label_separator.strip():
+        bad("data.label_separator", f"is {cfg.data.label_separator!r}", "use a visible separator such as | or ;")
     if cfg.data.format not in (None, "csv", "tsv", "jsonl", "conll"):
         bad("data.format", f"is {cfg.data.format!r}", "use csv, tsv, jsonl or conll (or leave it out)")
     s = cfg.data.split

@@ -15,7 +15,8 @@ from typing import Any, get_type_hints
 import yaml
 
 # Each task's name and the kind of input its data files hold: the data layer reads by kind ("text": a text and a
-# label per row; "tokens": token-per-line tags; "images"), so it never tests a task's name. The task itself is a
+# label per row; "text-multilabel": a text and a set of labels in one cell, split on data.label_separator; "tokens":
+# token-per-line tags; "images"), so it never tests a task's name. The task itself is a
 # registered spec (tuneforge.tasks) declaring the same `input_kind`; tests/methods/test_registry.py keeps them equal.
 TASK_INPUTS = {"text-classification": "text", "token-classification": "tokens", "image-classification": "images"}
 TASKS = tuple(TASK_INPUTS)
@@ -59,6 +60,8 @@ class DataConfig:
                                   "(.txt/.conll/.bio/.bmes are token-per-line).")
     text_column: str = _f("text", "Column (or JSON key) that holds the text.")
     label_column: str = _f("label", "Column (or JSON key) that holds the label.")
+    label_separator: str = _f("|", "Tasks with several labels per text (input kind text-multilabel): what "
+                                   "separates them in one label cell, e.g. `comedy|drama`.")
     tag_scheme: str = _f("auto", "NER input tag scheme: auto | BIO | BIOES | BMES. Always converted to BIO (IOB2).")
     encoding: str = _f("utf-8", "Text encoding of the data files.")
     bad_rows: str = _f("error", "error | skip. A row with empty text, a missing label or a malformed line stops "
@@ -87,7 +90,8 @@ class TrainConfig:
     decision_bias: str = _f("auto", "auto | none. auto: after training, per-class offsets added to the output logits "
                                     "(folded into the classifier's bias, so exports and plain transformers use them) "
                                     "are chosen on the validation split, kept when they raise its macro-F1 by at "
-                                    "least 1 point (single-label classification).")
+                                    "least 1 point (single-label classification); for label sets, per-label "
+                                    "thresholds kept when they raise validation micro-F1 by 1 point.")
     batch_size: int = _f(16, "Examples per optimizer micro-batch, per process.")
     eval_batch_size: int = _f(64, "Examples per evaluation batch.")
     gradient_accumulation: int = _f(1, "Micro-batches per optimizer step.")

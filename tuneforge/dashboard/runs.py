@@ -162,6 +162,19 @@ def classification_errors(rows: list[dict], labels: list[str]) -> dict:
             "unit": "test examples"}
 
 
+def label_set_errors(rows: list[dict], labels: list[str]) -> dict:
+    """Label sets (multi-label): where each true label went (tasks/class_metrics.label_set_confusion) and the most
+    confident wrong sets."""
+    from ..tasks.class_metrics import label_set_confusion  # lazy: scikit-learn loads when a run page opens
+    kinds, matrix = label_set_confusion([r["labels"] for r in rows], [r["predicted_labels"] for r in rows], labels)
+    wrong = sorted((r for r in rows if set(r["labels"]) != set(r["predicted_labels"])),
+                   key=lambda r: -r.get("confidence", 0.0))
+    worst = [{"input": r.get("text", ""), "label": r["label"], "predicted": r["predicted"] or "(none)",
+              "confidence": r.get("confidence")} for r in wrong[:WORST]]
+    return {"labels": kinds, "matrix": matrix, "n": len(rows), "wrong": len(wrong), "worst": worst,
+            "unit": "true labels of test texts"}
+
+
 def token_errors(rows: list[dict]) -> dict:
     """Word-level entity-type confusion (O included), as training's evaluation computes it, and the test
     sentences with the most wrongly tagged words, with their true and predicted entities."""
@@ -194,8 +207,12 @@ def detail(run_id: str, path: Path) -> dict:
     rows = _predictions(path)
     task = find_task(out["task"])
     try:
-        errors = (classification_errors(rows, labels) if task is None or task.single_label else token_errors(rows)) \
-            if rows else None
+        if not rows:
+            errors = None
+        elif task is not None and task.multi_label:
+            errors = label_set_errors(rows, labels)
+        else:
+            errors = classification_errors(rows, labels) if task is None or task.single_label else token_errors(rows)
     except (KeyError, TypeError, AttributeError) as e:  # a prediction line without the fields this tuneforge writes
         raise TuneforgeError(f"test_predictions.jsonl lacks the field {e}", where=str(path / PREDICTIONS_FILE),
                              fix="train the run again with this tuneforge version") from None

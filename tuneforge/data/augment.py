@@ -269,7 +269,7 @@ def augment_examples(examples: list, ops: list[str], per_example: int, prob: flo
 
     Each example gets its own generator seeded from (seed, its text), so its copies do not change
     when other examples are added or removed (data.train_limit, a new row in the file)."""
-    from .readers import TextExample
+    from dataclasses import replace
     out, made = list(examples), Counter()
     seen = {e.text for e in examples}
     for ex in examples:
@@ -280,6 +280,6 @@ def augment_examples(examples: list, ops: list[str], per_example: int, prob: flo
             if not new or new in seen:  # a no-op (one-word text, no synonyms) or a copy we already have
                 continue
             seen.add(new)
-            out.append(TextExample(new, ex.label, f"{ex.source} (augmented: {op})"))
+            out.append(replace(ex, text=new, source=f"{ex.source} (augmented: {op})"))  # keeps a label set
             made[op] += 1
     return out, made

@@ -29,6 +29,32 @@ class TextExample:
 
 
 @dataclass
+class LabelSetExample(TextExample):
+    """A text with a set of labels (multi-label tasks). `label` is the set as one sorted `a|b` string: what
+    deduplication, reports and messages show; `labels` the names themselves."""
+    labels: tuple[str, ...] = ()
+
+
+def label_sets(examples: list[TextExample], separator: str, stats: "ReadStats",
+               skip_bad: bool = False) -> list[LabelSetExample]:
+    """Read each label cell as a set: split on `separator`, names stripped, repeats and empty parts dropped, sorted.
+    A cell that names no label (only separators) is a bad row (data.bad_rows): a row without labels is a
+    labelling gap, not a statement that none apply."""
+    out = []
+    for e in examples:
+        names = tuple(sorted({p.strip() for p in e.label.split(separator)} - {""}))
+        if not names and skip_bad:
+            stats.dropped["label cell names no label"] += 1
+            continue
+        if not names:
+            raise TuneforgeError(f"the label cell {e.label!r} names no label", where=e.source,
+                                 fix=f"write one or more labels separated by {separator!r}, e.g. "
+                                     f"`comedy{separator}drama`")
+        out.append(LabelSetExample(e.text, "|".join(names), e.source, names))
+    return out
+
+
+@dataclass
 class TokenExample:
     tokens: list[str]
     tags: list[str]

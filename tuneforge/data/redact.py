@@ -294,12 +294,14 @@ def redact_tokens(tokens: list[str], tags: list[str], kinds, counts: Counter | N
 
 def redact_examples(examples: list, kinds: list[str]) -> tuple[list, Counter]:
     """Redacted copies of TextExample/TokenExample lists, and the count per type."""
+    from dataclasses import replace
+
     from .readers import TextExample, TokenExample
     counts: Counter = Counter()
     out = []
     for ex in examples:
         if isinstance(ex, TextExample):
-            out.append(TextExample(redact_text(ex.text, kinds, counts), ex.label, ex.source))
+            out.append(replace(ex, text=redact_text(ex.text, kinds, counts)))  # keeps a label set's labels
         elif isinstance(ex, TokenExample):
             toks, tags = redact_tokens(ex.tokens, ex.tags, kinds, counts)
             out.append(TokenExample(toks, tags, ex.source))

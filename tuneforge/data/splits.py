@@ -19,7 +19,7 @@ from ..config import TASK_INPUTS, Config
 from ..errors import TuneforgeError
 from .augment import augment_examples  # also registers the data.augment.ops check (config/checks.py)
 from .conll import read_conll
-from .readers import ReadStats, TextExample, TokenExample, read_classification
+from .readers import LabelSetExample, ReadStats, TextExample, TokenExample, label_sets, read_classification
 from .redact import redact_examples  # also registers the data.redact check
 
 SPLITS = ("train", "validation", "test")
@@ -40,10 +40,6 @@ class Splits:
         return ((name, getattr(self, name)) for name in SPLITS)
 
 
-def label_of(ex) -> str:
-    return ex.label if isinstance(ex, TextExample) else "|".join(sorted({t[2:] for t in ex.tags if t != "O"}))
-
-
 def key_of(ex) -> str:
     return ex.text if isinstance(ex, TextExample) else "\u0001".join(ex.tokens)
 
@@ -62,16 +58,24 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
     else:
         examples, stats = read_classification(Path(path), cfg.data.format, cfg.data.text_column,
                                               cfg.data.label_column, cfg.data.encoding, skip_bad=skip)
+        if kind == "text-multilabel":
+            examples = label_sets(examples, cfg.data.label_separator, stats, skip)
     if cfg.data.redact:
         examples, stats.redacted = redact_examples(examples, cfg.data.redact)
     return examples, stats
 
 
 def _stratify(examples: list, seed: int) -> list | None:
-    """Stratify on the label when every class has at least two members; NER and tiny classes can't."""
+    """Stratify on the label when every class has at least two members; NER and tiny classes can't. A label set
+    stratifies on its rarest label (its combinations are mostly unique): every label keeps its share as nearly as
+    a single key allows."""
     if not examples or not isinstance(examples[0], TextExample):
         return None
-    labels = [e.label for e in examples]
+    if isinstance(examples[0], LabelSetExample):
+        counts = labels_in(examples)
+        labels = [min(e.labels, key=lambda l: (counts[l], l)) for e in examples]
+    else:
+        labels = [e.label for e in examples]
     return labels if min(Counter(labels).values()) >= 2 else None
 
 
@@ -179,8 +183,11 @@ def load_splits(cfg: Config) -> Splits:
 
 
 def labels_in(examples: list) -> Counter:
+    """How often each label occurs (NER: entities per type; label sets: texts carrying each label)."""
     if examples and isinstance(examples[0], TokenExample):
         return Counter(t[2:] for e in examples for t in e.tags if t.startswith("B-"))
+    if examples and isinstance(examples[0], LabelSetExample):
+        return Counter(l for e in examples for l in e.labels)
     return Counter(e.label for e in examples)
 
 

@@ -21,8 +21,8 @@ def _metric_rows(metrics: dict) -> str:
     for split in ("validation", "test"):
         m = tfidf.get(split)
         if m:
-            rows.append(f"| {split}, baseline: {tfidf['model']} | {m['n']} | accuracy {m['accuracy']}, "
-                        f"macro_f1 {m['macro_f1']} |")
+            cells = ", ".join(f"{k} {v}" for k, v in m.items() if k != "n")
+            rows.append(f"| {split}, baseline: {tfidf['model']} | {m['n']} | {cells} |")
     base = metrics.get("baseline_majority")
     if base:
         rows.append(f"| test, majority baseline (always `{base['label']}`) | | accuracy {base['accuracy']} |")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Config, save_config
 from ..writing import atomic_write, write_json
-from .baseline import beaten, tfidf_baseline
+from .baseline import beaten, tfidf_baseline, tfidf_label_set_baseline
 from .card import write_card
 from .plots import confusion_png, learning_curve_png, mistakes_grid_png
 from .reference import write_reference
@@ -54,23 +54,23 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
             k: v for k, v in res["metrics"].items() if k == "truncated_words"}
         sections.append(f"== {name} ({len(ex)} examples) ==\n{res['report']}")
         if name == "test":
-            kinds = res.get("confusion_labels", labels)
-            title = "Test confusion" if task.single_label else "Test confusion (entity type per word)"
-            confusion_png(res["confusion"], kinds, out / "confusion_matrix.png", title)
+            confusion_png(res["confusion"], res.get("confusion_labels", labels), out / "confusion_matrix.png",
+                          task.confusion_title)
             write_predictions(out / PREDICTIONS_FILE, res["predictions"])
             if "worst_mistakes" in res:  # tasks with inputs to show (images): their most confident errors
                 mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
     base = majority_baseline(task, splits.train, splits.test)
     if base:
         metrics["baseline_majority"] = base
-    if task.single_label and task.takes_text and cfg.train.baseline:
-        metrics["baseline_tfidf"] = tb = tfidf_baseline(splits.train, splits.validation, splits.test, labels,
-                                                        cfg.train.seed)
+    if task.labels_whole_texts and cfg.train.baseline:
+        fit = tfidf_baseline if task.single_label else tfidf_label_set_baseline
+        metrics["baseline_tfidf"] = tb = fit(splits.train, splits.validation, splits.test, labels, cfg.train.seed)
         for name in ("validation", "test"):
             if name in tb:
+                scores = "  ".join(f"{k} {v:.4f}" for k, v in tb[name].items() if k != "n")
                 sections.append(f"== {name}, {tb['model']} (C={tb['C']:g}, class weight {tb['class_weight']}, "
-                                f"offsets {tb['decision_bias']}, chosen on {tb['chosen_on']}) ==\naccuracy {tb[name]['accuracy']:.4f}  "
-                                f"macro_f1 {tb[name]['macro_f1']:.4f}  n {tb[name]['n']}\n")
+                                f"offsets {tb['decision_bias']}, chosen on {tb['chosen_on']}) ==\n{scores}  "
+                                f"n {tb[name]['n']}\n")
         tb["beaten_on_validation"] = beaten(metrics)
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
     # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.

@@ -102,7 +102,7 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
                overwrite: bool = False, max_drop: float = 1.0, update_card: bool = True) -> tuple[Path, dict]:
     """Export `run` as `fmt` into `output` (default RUN/exports/FMT); returns (directory, export.json).
 
-    `max_drop`: points of the task's main metric (macro_f1, entity_f1) the export may lose against fp32
+    `max_drop`: points of the task's main metric (macro_f1, micro_f1, entity_f1) the export may lose against fp32
     before it is refused; `force` keeps it anyway. `update_card=False` leaves the run's README.md alone
     (benchmarks export into scratch directories)."""
     import onnxruntime

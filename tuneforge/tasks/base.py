@@ -79,6 +79,8 @@ class Task:
     # What a task declares so the layers above need not test its name (spaCy's components declare their scores):
     headline_metrics: tuple[str, ...] = ()  # the scores metrics.json, the card and export comparisons report
     single_label: bool = False  # one label per input: a majority baseline and class weighting apply
+    multi_label: bool = False  # a set of labels per text, one yes/no each: the one-vs-rest TF-IDF baseline applies
+    confusion_title: str = "Test confusion"  # the confusion_matrix.png title (NER: by entity type per word)
     takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
     validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
     label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
@@ -91,6 +93,11 @@ class Task:
     def classifies_texts(self) -> bool:
         """One label per whole text: what SetFit, zero-shot, distillation and the apps' classifiers need."""
         return self.single_label and self.takes_text
+
+    @property
+    def labels_whole_texts(self) -> bool:
+        """A label (or a set of them) per whole text: the TF-IDF baseline and head+tail truncation apply."""
+        return self.takes_text and (self.single_label or self.multi_label)
 
     def card_parts(self, cfg: Config, labels: list[str]) -> dict:
         """The model card's lines that differ by task (tuneforge.evaluation.card writes the rest): headline,

@@ -52,7 +52,9 @@ def _mean_pooled_forward(self, input_ids=None, attention_mask=None, token_type_i
     out = body(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, **extra)
     logits = self.classifier(self.dropout(mean_pool(out.last_hidden_state, attention_mask)))
     loss = None
-    if labels is not None:
+    if labels is not None and self.config.problem_type == "multi_label_classification":  # one yes/no per label
+        loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+    elif labels is not None:
         loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels).float(), labels.view(-1))
     return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states,
                                     attentions=out.attentions)

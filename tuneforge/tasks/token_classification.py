@@ -52,6 +52,7 @@ def entities(tags: list[str]) -> list[tuple[str, int, int]]:
 @register_task("token-classification")
 class TokenClassificationTask(Task):
     metric_for_best = "entity_f1"
+    confusion_title = "Test confusion (entity type per word)"
     headline_metrics = ("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
     validation_metrics = ("entity_f1", "entity_precision", "entity_recall")
     label_kind = "entity types"

@@ -89,11 +89,11 @@ def choose_max_length(cfg: Config, train_lengths: list[int], limit: int | None) 
 
 
 def choose_truncation(cfg: Config, task, train_lengths: list[int]) -> Choice | None:
-    """head+tail when max_length cuts at least HEAD_TAIL_SHARE of the training texts of a text classifier."""
+    """head+tail when max_length cuts at least HEAD_TAIL_SHARE of the training texts of a whole-text classifier."""
     t = cfg.train
     if t.truncation != "auto":
         return None
-    if not getattr(task, "classifies_texts", False) or not train_lengths:
+    if not task.labels_whole_texts or not train_lengths:
         t.truncation = "head"  # tokens labelled one by one (NER) keep their positions; images have no tokens
         return None
     cut = sum(n > t.max_length for n in train_lengths)
@@ -160,8 +160,8 @@ def method_choice(cfg: Config, requested: str, train_labels: list[str], decoder:
 def resolve_auto(cfg: Config, task, splits, lengths: dict, requested_method: str, limit: int | None,
                  world_size: int = 1, decoder: bool = False) -> list[dict]:
     """Fill every automatic training setting from the data; return the choices as metrics.json rows."""
-    def labels_of(examples):
-        return [e.label for e in examples] if examples and hasattr(examples[0], "label") else []
+    def labels_of(examples):  # a single-label task's classes; the choices below that count classes skip others
+        return [e.label for e in examples] if task.single_label else []
 
     train_labels = labels_of(splits.train)
     choices = [method_choice(cfg, requested_method, train_labels, decoder),

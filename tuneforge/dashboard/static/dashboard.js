@@ -103,8 +103,8 @@ function lineChart({ title, xLabel, yLabel, series, yMin, yMax, refs = [], xTime
 }
 
 // ---------------------------------------------------------------------------------------------- runs
-const METRIC_ROWS = ["test.accuracy", "test.macro_f1", "test.entity_f1", "test.entity_precision", "test.entity_recall",
-  "test.n", "validation.accuracy", "validation.macro_f1", "validation.entity_f1", "baseline_tfidf.test.macro_f1", "baseline_tfidf.validation.macro_f1", "baseline_majority.accuracy",
+const METRIC_ROWS = ["test.accuracy", "test.macro_f1", "test.micro_f1", "test.exact_match", "test.entity_f1", "test.entity_precision", "test.entity_recall",
+  "test.n", "validation.accuracy", "validation.macro_f1", "validation.micro_f1", "validation.entity_f1", "baseline_tfidf.test.macro_f1", "baseline_tfidf.test.micro_f1", "baseline_tfidf.validation.macro_f1", "baseline_tfidf.validation.micro_f1", "baseline_majority.accuracy",
   "train.samples_per_second", "train.runtime_s", "train.peak_rss_mb"];
 const get = (obj, dotted) => dotted.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj);
 const runLink = (id) => h("a", { href: "#/run/" + encodeURIComponent(id) }, id);
@@ -198,7 +198,8 @@ async function pageRun(root, id) {
     m.baseline_tfidf && m.baseline_tfidf.test ? [h("dt", {}, "TF-IDF baseline"), h("dd", {}, `test ${Object.entries(m.baseline_tfidf.test).map(([k, v]) => `${k} ${fmt(v)}`).join(" · ")} (${m.baseline_tfidf.model}, C ${m.baseline_tfidf.C}, offsets ${m.baseline_tfidf.decision_bias || "none"}, chosen on ${m.baseline_tfidf.chosen_on})`)] : null,
     m.baseline_majority ? [h("dt", {}, "majority baseline"), h("dd", {}, `accuracy ${fmt(m.baseline_majority.accuracy)} (always "${m.baseline_majority.label}")`)] : null));
   if (m.baseline_tfidf && m.baseline_tfidf.beaten_on_validation === false) {
-    root.append(h("p", { class: "alert" }, `The fine-tuned model does not beat the TF-IDF baseline on validation (macro_f1 ${fmt(m.validation.macro_f1)} vs ${fmt(m.baseline_tfidf.validation.macro_f1)}).`));
+    const key = m.baseline_tfidf.metric || "macro_f1";  // the baseline's selection metric: the task's
+    root.append(h("p", { class: "alert" }, `The fine-tuned model does not beat the TF-IDF baseline on validation (${key} ${fmt(m.validation[key])} vs ${fmt(m.baseline_tfidf.validation[key])}).`));
   }
   const lc = d.learning_curve, key = "eval_" + d.main_metric;
   root.append(h("h2", {}, "Learning curve"), h("div", { class: "charts" },
