@@ -63,6 +63,24 @@ def write_long_reviews(path: Path, n: int, seed: int, filler: str) -> Path:
     return path
 
 
+# Multi-label: each word present adds its label; a text names one to three of them.
+TOPIC_WORDS = {"music": "sound", "cast": "acting", "plot": "story"}
+
+
+def write_label_sets(path: Path, n: int, seed: int, separator: str = "|") -> Path:
+    """`n` rows of `text,label` where the label cell is a set (`acting|story`): every topic word in the text adds
+    its label (TOPIC_WORDS), in a random order, so a label is learnable from one word."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for i in range(n):
+            words = rng.sample(sorted(TOPIC_WORDS), rng.choice([1, 1, 2, 3]))
+            text = " and the ".join(f"{word} was {rng.choice(POS + NEG)}" for word in words)
+            w.writerow([f"the {text} {i}", separator.join(TOPIC_WORDS[word] for word in words)])
+    return path
+
+
 def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
     """Character-level sentences, BMES (or BIO) tags: person names before 在, places after it."""
     rng = random.Random(seed)

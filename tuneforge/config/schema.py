@@ -18,7 +18,8 @@ import yaml
 # label per row; "text-multilabel": a text and a set of labels in one cell, split on data.label_separator; "tokens":
 # token-per-line tags; "images"), so it never tests a task's name. The task itself is a
 # registered spec (tuneforge.tasks) declaring the same `input_kind`; tests/methods/test_registry.py keeps them equal.
-TASK_INPUTS = {"text-classification": "text", "token-classification": "tokens", "image-classification": "images"}
+TASK_INPUTS = {"text-classification": "text", "token-classification": "tokens", "image-classification": "images",
+               "multi-label-classification": "text-multilabel"}
 TASKS = tuple(TASK_INPUTS)
 TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
 # How the body is tuned. "auto" = full fine-tuning, or setfit below a per-class count (tuneforge.methods.setfit).
