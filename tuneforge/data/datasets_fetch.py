@@ -210,6 +210,49 @@ def _movielens_100k(archive: Path, out: Path) -> dict:
     return info
 
 
+_TRAILING_ARTICLE = re.compile(r"^(?P<head>.+), (?P<art>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)(?P<tail> \(.*\))?$")
+
+
+def natural_title(title: str) -> str:
+    """MovieLens files its titles by their noun: 'Usual Suspects, The' -> 'The Usual Suspects' (an article
+    moved back to the front reads as people write it, which is what a pretrained model has seen)."""
+    title = title.strip()
+    m = _TRAILING_ARTICLE.match(title)
+    if m:
+        title = f"{m['art']}{'' if m['art'].endswith(chr(39)) else ' '}{m['head']}{m['tail'] or ''}"
+    return title
+
+
+@_register(DatasetSpec(
+    "movielens-genres", "recbole", "1.2.1", "wheel",
+    "MovieLens 100K's 1,682 movies as a multi-label set: the text is the title and release year "
+    "(`Toy Story (1995)`, a trailing article moved to the front), the label the movie's genres (`Animation|Children's|Comedy`; 18 genres, 1-6 per movie); "
+    "movies whose only genre is `unknown` are dropped. Real and weak: a title says little about its genres",
+    "en", "multi-label-classification",
+    "GroupLens MovieLens terms: research use, no redistribution without permission; never committed, only "
+    "fetched from the recbole wheel (MIT code)", "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"))
+def _movielens_genres(archive: Path, out: Path) -> dict:
+    member = "recbole/dataset_example/ml-100k/ml-100k.item"
+    lines = read_text(archive, member).strip("\n").split("\n")
+    if not lines or lines[0].split("\t") != ["item_id:token", "movie_title:token_seq", "release_year:token",
+                                             "class:token_seq"]:
+        raise TuneforgeError(f"unexpected header {lines[0][:80]!r}", f"{member}:1", PINNED_FIX)
+    pairs = []
+    for i, line in enumerate(lines[1:], 2):
+        cells = line.split("\t")
+        if len(cells) != 4:
+            raise TuneforgeError(f"{len(cells)} fields, want 4", f"{member}:{i}", PINNED_FIX)
+        genres = sorted(set(cells[3].split()) - {"unknown"})
+        if genres and cells[1].strip():
+            year = f" ({cells[2]})" if cells[2].strip() else ""
+            pairs.append((natural_title(cells[1]) + year, "|".join(genres)))
+    rows, drops = clean_labeled(pairs)
+    info = write_labeled(rows, out, len(lines) - 1, drops | {"unknown_genre_only": len(lines) - 1 - len(pairs)},
+                         [member])
+    info["labels"] = dict(Counter(g for _, lab in rows for g in lab.split("|")))  # per genre, not per set
+    return info
+
+
 # More of the same sdist's test/corpora (README.txt there: "samples that have been reduced in size and/or
 # balanced"; "meant for personal use, they are not part of the module's BSD license"). Two-column CSVs,
 # label 1/-1; the polarity-fr file alone has the text first. Real, small, some long: the kind of data users bring.

@@ -18,11 +18,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuneforge.data.datasets_fetch import natural_title
 from tuneforge.errors import TuneforgeError
 
 TITLE_COLS, YEAR_COLS, GENRE_COLS = ("movie_title", "title"), ("release_year", "year"), ("class", "genres")
 # MovieLens files titles as "Misérables, Les": the encoder reads the natural order better.
-_TRAILING_ARTICLE = re.compile(r"^(?P<head>.+), (?P<art>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)(?P<tail> \(.*\))?$")
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,7 @@ def _number(value: str, path: Path, line: int, column: str) -> float:
 
 def item_text(title: str, year: str = "", genres: str = "") -> str:
     """'Misérables, Les' 1995 'Drama Musical' -> 'Les Misérables (1995). Drama, Musical'."""
-    title = title.strip()
-    m = _TRAILING_ARTICLE.match(title)
-    if m:
-        title = f"{m['art']}{'' if m['art'].endswith(chr(39)) else ' '}{m['head']}{m['tail'] or ''}"
+    title = natural_title(title)
     text = f"{title} ({year.strip()})" if year.strip() else title
     names = [g.replace("_", " ") for g in re.split(r"[|\s]+", genres.strip()) if g]
     return f"{text}. {', '.join(names)}" if names else text
