@@ -20,12 +20,11 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..errors import TuneforgeError
 from ..monitor.service import attach
-from ..store.registry import STAGES, Conflict, NotFound, Registry
+from ..store.registry import Conflict, NotFound, Registry
 from ..store.requestlog import LogRow, RequestLog, input_hmac, log_secret, summarize
 from ..tasks.base import find_task
 from .ab import Route, route_for
@@ -35,34 +34,9 @@ from .http import BodyLimit, ErrorMessage, validation_error
 from .inputs import check_texts, decode_images, is_utf8
 from .metrics import Metrics
 from .options import ServeOptions  # noqa: F401  (create_app's argument)
+from .schemas import PredictRequest, PredictResponse, PromoteRequest, TrafficRequest
 
 log = logging.getLogger("tuneforge.serve")
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[str] | None = Field(None, description="Texts to classify (limits: --max-texts, --max-chars)")
-    images: list[str] | None = Field(None, description="Image-classification models: the image files (PNG, JPEG, "
-                                     "...) base64-encoded, a data: URL prefix allowed (limits: 8 per request, 2 MB each)")
-    caller_id: str | None = Field(None, max_length=256, description="Sticky A/B assignment: same id, same version")
-
-
-class PredictResponse(BaseModel):
-    model: str
-    version: int
-    predictions: list[dict]
-
-
-class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int
-    stage: str = Field(description=f"one of {', '.join(STAGES)}")
-
-
-class TrafficRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    weights: dict[str, float] = Field(description='version -> weight, e.g. {"1": 90, "2": 10}')
-    shadow: int | None = Field(None, description="a version that gets a copy of every request, never answering")
 
 
 @dataclass
