@@ -45,6 +45,18 @@ def test_label_cells_are_read_as_sets(tmp_path, tiny_bert):
     assert labels_in(examples) == {"sound": 1, "story": 1, "acting": 1}
 
 
+def test_jsonl_labels_may_be_lists(tmp_path, tiny_bert):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"text": "the music was good", "label": ["story", "sound"]}\n'
+                 '{"text": "the cast was bad", "label": "acting"}\n', encoding="utf-8")
+    cfg = config_for(tmp_path, tiny_bert, {"train": str(f)})
+    assert [e.labels for e in read_file(cfg, str(f))[0]] == [("sound", "story"), ("acting",)]
+    cfg.task = "text-classification"  # one label per text: a list is a mistake, named with its line
+    with pytest.raises(TuneforgeError) as e:
+        read_file(cfg, str(f))
+    assert e.value.where == f"{f}:1" and "multi-label-classification" in e.value.fix
+
+
 def test_a_cell_naming_no_label_is_a_bad_row(tmp_path, tiny_bert):
     f = tmp_path / "d.csv"
     f.write_text("text,label\nthe music was good,sound\nthe cast was bad, | \n", encoding="utf-8")

@@ -301,7 +301,10 @@ def normalize_label(value, kinds: dict[str, int] | None = None, line: int = 0) -
 
 
 def read_classification(path: Path, fmt: str | None, text_column: str, label_column: str,
-                        encoding: str = "utf-8", skip_bad: bool = False) -> tuple[list[TextExample], ReadStats]:
+                        encoding: str = "utf-8", skip_bad: bool = False,
+                        list_separator: str | None = None) -> tuple[list[TextExample], ReadStats]:
+    """`list_separator` (label sets): a JSONL label given as a list of strings is joined with it, for
+    label_sets to split again."""
     path = Path(path)
     fmt = detect_format(path, fmt)
     if fmt == "conll":
@@ -356,11 +359,14 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
         stats.rows += 1
         where = f"{path}:{line}"
         raw_text, raw_label = row.get(text_column), row.get(label_column)
+        if list_separator and isinstance(raw_label, list) and all(isinstance(v, str) for v in raw_label):
+            raw_label = list_separator.join(raw_label)  # ["comedy", "drama"]: a label set
         nested = [c for c, v in ((text_column, raw_text), (label_column, raw_label)) if isinstance(v, (list, dict))]
         if nested:  # JSONL: a list/object would otherwise become a label like "['a', 'b']"
             bad_row(stats, skip_bad, "malformed line", where, f"{nested[0]!r} holds a JSON "
                      f"{'list' if isinstance(row[nested[0]], list) else 'object'}, not a single value",
-                     "give one text and one label (a string) per line; multi-label data is not supported")
+                     "give one text and one label (a string) per line; for several labels per text use "
+                     "task: multi-label-classification (a list of strings, or labels joined by data.label_separator)")
             continue
         text_value = "" if raw_text is None else str(raw_text)
         text_value = " ".join(text_value.split())  # collapse whitespace runs; newlines in a cell are not labels

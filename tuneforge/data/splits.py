@@ -56,9 +56,11 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
     if kind == "tokens":
         examples, stats = read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
     else:
+        sets = kind == "text-multilabel"
         examples, stats = read_classification(Path(path), cfg.data.format, cfg.data.text_column,
-                                              cfg.data.label_column, cfg.data.encoding, skip_bad=skip)
-        if kind == "text-multilabel":
+                                              cfg.data.label_column, cfg.data.encoding, skip_bad=skip,
+                                              list_separator=cfg.data.label_separator if sets else None)
+        if sets:
             examples = label_sets(examples, cfg.data.label_separator, stats, skip)
     if cfg.data.redact:
         examples, stats.redacted = redact_examples(examples, cfg.data.redact)
