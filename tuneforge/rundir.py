@@ -59,7 +59,8 @@ def read_json(file: Path, kind: type | None = None, fix: str = RETRAIN):
 def read_labels(path: Path, fix: str = RETRAIN) -> list[str]:
     f = Path(path) / LABELS_FILE
     labels = read_json(f, list, fix)
-    if not labels or not all(isinstance(l, str) and l for l in labels) or len(set(labels)) != len(labels):
+    # empty: a task without labels (text generation); load_run checks that the run's task is one
+    if not all(isinstance(l, str) and l for l in labels) or len(set(labels)) != len(labels):
         raise damaged(f, "labels.json is not a list of distinct label names", fix)
     return labels
 
@@ -125,6 +126,8 @@ def load_run(path: str | Path) -> LoadedRun:
     for f in weights:
         check_safetensors(f)
     task = get_task(cfg.task)
+    if not labels and task.predicts_labels:
+        raise damaged(path / LABELS_FILE, "labels.json is an empty list, and a classifier has labels", RETRAIN)
     try:
         model = task.model_class.from_pretrained(str(path))
     except (TuneforgeError, ImportError):

@@ -24,7 +24,8 @@ def cmd_train(a) -> int:
         return 0
     metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
     print((out / REPORT_FILE).read_text(encoding="utf-8"))
-    print(json.dumps({k: metrics[k] for k in ("test", "baseline_majority", "train") if k in metrics}, indent=2))
+    print(json.dumps({k: metrics[k] for k in ("test", "baseline_majority", "baseline_untuned", "train") if k in metrics},
+                     indent=2))
     from ..evaluation.baseline import verdict
     for c in metrics.get("train", {}).get("auto_choices", []):
         print(f"auto: {c['key']} = {c['value']} ({c['why']})")
@@ -38,7 +39,9 @@ def cmd_train(a) -> int:
     preds = [json.loads(l) for l in (out / PREDICTIONS_FILE).read_text(encoding="utf-8").splitlines()[:5]]
     print("\nA few test predictions:")
     for p in preds:
-        if "text" in p or "image" in p:
+        if "generated" in p:  # text generation: the question and the answer given
+            print(f"  {p['text'][:60]!r}  →  {p['generated'][:80]!r}")
+        elif "text" in p or "image" in p:
             mark = "ok " if p["label"] == p["predicted"] else "ERR"
             print(f"  [{mark}] {p['predicted']:<10} ({p['confidence']:.2f})  true={p['label']:<10} "
                   f"{p.get('text', p.get('image', ''))[:80]}")

@@ -207,7 +207,7 @@ def detail(run_id: str, path: Path) -> dict:
     rows = _predictions(path)
     task = find_task(out["task"])
     try:
-        if not rows:
+        if not rows or (task is not None and not task.predicts_labels):  # generated answers: no confusion to show
             errors = None
         elif task is not None and task.multi_label:
             errors = label_set_errors(rows, labels)

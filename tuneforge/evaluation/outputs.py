@@ -54,8 +54,9 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
             k: v for k, v in res["metrics"].items() if k == "truncated_words"}
         sections.append(f"== {name} ({len(ex)} examples) ==\n{res['report']}")
         if name == "test":
-            confusion_png(res["confusion"], res.get("confusion_labels", labels), out / "confusion_matrix.png",
-                          task.confusion_title)
+            if res.get("confusion") is not None:  # classes to confuse (text generation has none)
+                confusion_png(res["confusion"], res.get("confusion_labels", labels), out / "confusion_matrix.png",
+                              task.confusion_title)
             write_predictions(out / PREDICTIONS_FILE, res["predictions"])
             if "worst_mistakes" in res:  # tasks with inputs to show (images): their most confident errors
                 mistakes_grid_png(res["worst_mistakes"], out / "worst_mistakes.png")
@@ -72,11 +73,22 @@ def write_outputs(out: Path, cfg: Config, task, model, tokenizer, labels, splits
                                 f"offsets {tb['decision_bias']}, chosen on {tb['chosen_on']}) ==\n{scores}  "
                                 f"n {tb[name]['n']}\n")
         tb["beaten_on_validation"] = beaten(metrics)
+    own = task.baseline(cfg, tokenizer, labels, splits, bf16)
+    if own is not None:
+        key, section = own
+        metrics[key] = {k: v for k, v in section.items() if k != "predictions"}
+        if section.get("predictions"):
+            write_predictions(out / f"{key}_predictions.jsonl", section["predictions"])
+        if "test" in metrics and "test" in section:
+            sections.append(f"== test, {section['model']} ==\n" + "  ".join(
+                f"{k} {v:.4f}" for k, v in section["test"].items() if isinstance(v, float)) + "\n")
     learning_curve_png(log_history, task.metric_for_best, out / "learning_curve.png")
     # What serving is measured against for drift (tuneforge/monitor): labels, confidence, input lengths.
-    if task.takes_text:  # the drift reference measures texts (lengths, chars)
-        write_reference(out, cfg.task, lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
-                                                                 cfg.train.eval_batch_size, bf16), splits)
+    if task.takes_text:  # the drift reference measures texts (lengths, chars), and labels where predictions have them
+        predict = (lambda texts: task.predict(model, tokenizer, texts, labels, cfg.train.max_length,
+                                              cfg.train.eval_batch_size, bf16)) if task.predicts_labels else \
+            (lambda texts: [{} for _ in texts])  # generating answers only to find no label in them: skipped
+        write_reference(out, cfg.task, predict, splits)
     write_json(out / LOG_HISTORY_FILE, log_history)
     atomic_write(out / REPORT_FILE, "\n".join(sections) + "\n")
     write_card(out, cfg, task, labels, data_report, metrics)

@@ -48,7 +48,7 @@ def learning_curve_png(log_history: list[dict], metric: str, path: Path) -> None
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     handles, names = ax.get_legend_handles_labels()
-    scored = [(e, v) for e, _, v in evals if v is not None]
+    scored = [(e, v) for e, _, v in evals if v is not None and metric != "loss"]  # loss: already drawn
     if scored:
         ax2 = ax.twinx()
         ax2.plot(*zip(*scored), label=f"validation {metric}", color="tab:green", marker="^", linestyle=":")

@@ -113,9 +113,9 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     target = Path(output) if output else run_path / "exports" / fmt
     _check_request(run_path, fmt, target, overwrite, max_drop)
     ref = load_run(run_path)  # raises 'not a finished tuneforge run' for anything else
-    if not ref.task.takes_text:  # every format here traces a tokenizer-fed text graph
-        raise TuneforgeError("exports are built for text models; an image run is served from its run directory",
-                             where=str(run_path), fix=f"register the run itself: tuneforge registry add NAME {run_path}")
+    if ref.task.export_note:  # every format here traces a tokenizer-fed classifier graph
+        raise TuneforgeError(ref.task.export_note, where=str(run_path),
+                             fix=f"register the run itself: tuneforge registry add NAME {run_path}")
     split, examples = _reference_examples(ref.cfg)
     main = ref.task.metric_for_best
 

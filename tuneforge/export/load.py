@@ -62,6 +62,8 @@ def load_export(path: str | Path) -> ExportedRun:
     cfg = read_run_config(path, REEXPORT)
     labels = read_labels(path, REEXPORT)
     task = get_task(cfg.task)
+    if not labels and task.predicts_labels:
+        raise damaged(path / LABELS_FILE, "labels.json is an empty list, and a classifier has labels", REEXPORT)
     try:
         model = spec.load(path, task)
     except (TuneforgeError, ImportError):

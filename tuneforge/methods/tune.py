@@ -164,6 +164,8 @@ def tune(cfg: Config, trials: int, study_name: str | None = None, timeout: float
                              "data.validation)", where=cfg.config_path or "config",
                              fix="give data.validation, or a validation share in data.split")
     metric = cfg.tune.metric or get_task(cfg.task).metric_for_best
+    if cfg.tune.direction == "auto":  # resolved: the study, results and best.yaml say which
+        cfg.tune.direction = "minimize" if metric == "loss" else "maximize"
     study_dir = _study_dir(cfg)
     study_dir.mkdir(parents=True, exist_ok=True)
     name = study_name or "tune"

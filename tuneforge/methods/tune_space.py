@@ -78,10 +78,10 @@ def _leaf_keys() -> list[str]:
 def check_tune(cfg, bad) -> None:
     """Every rule of the `tune:` section; `bad(key, what, fix)` raises the config's TuneforgeError."""
     t = cfg.tune
-    if t.direction not in ("maximize", "minimize"):
-        bad("tune.direction", f"is {t.direction!r}", "use maximize or minimize")
+    if t.direction not in ("auto", "maximize", "minimize"):
+        bad("tune.direction", f"is {t.direction!r}", "use auto, maximize or minimize")
     task = find_task(cfg.task)  # validation metrics the Trainer reports while training: what pruning sees
-    metrics = task.validation_metrics if task else ()
+    metrics = (*task.validation_metrics, "loss") if task else ()  # every run reports its validation loss
     if t.metric is not None and t.metric not in metrics:
         bad("tune.metric", f"is {t.metric!r}, which {cfg.task} does not report on validation",
             f"use one of: {', '.join(metrics)}")

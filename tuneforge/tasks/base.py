@@ -81,6 +81,9 @@ class Task:
     single_label: bool = False  # one label per input: a majority baseline and class weighting apply
     multi_label: bool = False  # a set of labels per text, one yes/no each: the one-vs-rest TF-IDF baseline applies
     confusion_title: str = "Test confusion"  # the confusion_matrix.png title (NER: by entity type per word)
+    greater_is_better: bool = True  # of metric_for_best (text generation selects on validation loss: lower)
+    predicts_labels: bool = True  # predictions carry a label and confidence that drift counts (generation: text)
+    export_note: str | None = None  # why `tuneforge export` does not apply to this task's runs; None: it does
     takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
     validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
     label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
@@ -121,6 +124,11 @@ class Task:
         if "probabilities" in pred:
             return pred.get("label"), max(pred["probabilities"].values(), default=None)
         return pred.get("label"), pred.get("confidence")
+
+    def baseline(self, cfg: Config, processor, labels: list[str], splits, bf16: bool) -> tuple[str, dict] | None:
+        """A reference the task scores in the same run beside the fine-tuned model: (metrics.json key, section), or
+        None. Text generation asks the untuned backbone; classifiers get the TF-IDF baseline from evaluation/."""
+        return None
 
     def known_labels(self, labels: list[str]) -> set[str]:
         """The names a labeled file may use, given the run's labels (NER: the entity types of its tags)."""

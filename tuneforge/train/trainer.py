@@ -125,7 +125,7 @@ MAX_EVALS = 12
 
 def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: bool, world_size: int = 1,
                        has_validation: bool = True, metric: str = "macro_f1",
-                       progress: bool = True) -> TrainingArguments:
+                       progress: bool = True, greater_is_better: bool = True) -> TrainingArguments:
     t = cfg.train
     steps_per_epoch = max(1, math.ceil(n_train / (t.batch_size * t.gradient_accumulation * world_size)))
     total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
@@ -152,7 +152,7 @@ def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: boo
         save_total_limit=2,  # the best and the latest survive: enough to restore best and to resume
         load_best_model_at_end=has_validation,
         metric_for_best_model=metric if has_validation else None,
-        greater_is_better=True,
+        greater_is_better=greater_is_better,
         logging_steps=t.logging_steps,
         logging_first_step=True,
         seed=t.seed,
@@ -169,10 +169,11 @@ def training_arguments(cfg: Config, n_train: int, checkpoint_dir: str, bf16: boo
 
 def build_trainer(cfg: Config, model, tokenizer, train_feats, val_feats, collator, compute_metrics,
                   preprocess_logits, fresh_params, head_lr, metric, checkpoint_dir, bf16, world_size=1,
-                  progress=True, callbacks=(), verbosity=console.NORMAL, class_weights=None):
+                  progress=True, callbacks=(), verbosity=console.NORMAL, class_weights=None, greater_is_better=True):
     """`progress`: step bars; `verbosity` (console.py): what is printed beside them."""
     args = training_arguments(cfg, len(train_feats), checkpoint_dir, bf16, world_size,
-                              has_validation=bool(val_feats), metric=metric, progress=progress)
+                              has_validation=bool(val_feats), metric=metric, progress=progress,
+                              greater_is_better=greater_is_better)
     cbs = list(callbacks)
     if val_feats and cfg.train.early_stopping_patience > 0:
         cbs.append(FlooredEarlyStopping(cfg.train.early_stopping_patience,
