@@ -81,6 +81,23 @@ def write_label_sets(path: Path, n: int, seed: int, separator: str = "|") -> Pat
     return path
 
 
+# Text generation: each topic has one answer, so a 2-layer random decoder can learn to give it.
+ANSWERS = {"music": "the music was lovely", "cast": "the cast was great", "plot": "the plot was boring"}
+
+
+def write_qa(path: Path, n: int, seed: int) -> Path:
+    """`n` JSONL rows of {"prompt", "response"}: a question naming a topic (ANSWERS) in varied words, answered
+    with that topic's sentence."""
+    import json
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(n):
+            topic = rng.choice(sorted(ANSWERS))
+            filler = " ".join(rng.sample(["john", "mary", "very", "it", "is", "not", "a"], 3))
+            f.write(json.dumps({"prompt": f"{filler} the {topic} ?", "response": ANSWERS[topic]}) + "\n")
+    return path
+
+
 def write_ner(path: Path, n: int, seed: int = 0, scheme: str = "BMES") -> Path:
     """Character-level sentences, BMES (or BIO) tags: person names before 在, places after it."""
     rng = random.Random(seed)

@@ -50,6 +50,14 @@ def validate(cfg: Config) -> None:
         bad("data.tag_scheme", f"is {cfg.data.tag_scheme!r}", f"use one of: {', '.join(TAG_SCHEMES)}")
     if cfg.data.bad_rows not in ("error", "skip"):
         bad("data.bad_rows", f"is {cfg.data.bad_rows!r}", "use error or skip")
+    g = cfg.generate
+    if g.max_new_tokens < 1 or g.eval_limit < 0:
+        bad("generate.max_new_tokens" if g.max_new_tokens < 1 else "generate.eval_limit",
+            f"is {g.max_new_tokens if g.max_new_tokens < 1 else g.eval_limit}", "use a positive number")
+    if g.temperature < 0 or not 0 < g.top_p <= 1:
+        bad("generate.temperature" if g.temperature < 0 else "generate.top_p",
+            f"is {g.temperature if g.temperature < 0 else g.top_p}",
+            "temperature 0 (greedy) or above; top_p in (0, 1]")
     if not cfg.data.label_separator.strip():
         bad("data.label_separator", f"is {cfg.data.label_separator!r}", "use a visible separator such as | or ;")
     if cfg.data.format not in (None, "csv", "tsv", "jsonl", "conll"):
@@ -167,6 +175,9 @@ def _validate_redact_augment(cfg: Config, bad) -> None:
     if a.per_example and not a.ops:
         bad("data.augment.ops", "is empty", "name at least one of: synonym, insert, swap, delete")
     if a.per_example and TASK_INPUTS.get(cfg.task) == "tokens":
-        bad("data.augment.per_example", "is not supported for token-classification",
+        bad("data.augment.per_example", f"is not supported for {cfg.task}",
             "set data.augment.per_example=0: swapping, deleting or inserting words would move them away from "
             "their entity tags")
+    if a.per_example and TASK_INPUTS.get(cfg.task) == "chat":
+        bad("data.augment.per_example", f"is not supported for {cfg.task}",
+            "set data.augment.per_example=0: word-level noise in a question or answer teaches the model to write it")

@@ -16,10 +16,10 @@ import yaml
 
 # Each task's name and the kind of input its data files hold: the data layer reads by kind ("text": a text and a
 # label per row; "text-multilabel": a text and a set of labels in one cell, split on data.label_separator; "tokens":
-# token-per-line tags; "images"), so it never tests a task's name. The task itself is a
+# token-per-line tags; "images"; "chat": a prompt and its answer, or a conversation), so it never tests a task's name. The task itself is a
 # registered spec (tuneforge.tasks) declaring the same `input_kind`; tests/methods/test_registry.py keeps them equal.
 TASK_INPUTS = {"text-classification": "text", "token-classification": "tokens", "image-classification": "images",
-               "multi-label-classification": "text-multilabel"}
+               "multi-label-classification": "text-multilabel", "text-generation": "chat"}
 TASKS = tuple(TASK_INPUTS)
 TAG_SCHEMES = ("auto", "BIO", "BIOES", "BMES")
 # How the body is tuned. "auto" = full fine-tuning, or setfit below a per-class count (tuneforge.methods.setfit).
@@ -202,7 +202,8 @@ class TuneConfig:
                                     "{choices: [...]}, e.g. train.learning_rate: {low: 1e-5, high: 3e-4, log: true}.")
     metric: str | None = _f(None, "Validation metric to optimise (accuracy, macro_f1; entity_f1, entity_precision, "
                                   "entity_recall for NER). Default: the task's early-stopping metric. Never test.")
-    direction: str = _f("maximize", "maximize | minimize.")
+    direction: str = _f("auto", "auto | maximize | minimize. auto: minimize a loss (text generation's validation "
+                                "loss), maximize every score.")
     output_dir: str | None = _f(None, "Study directory: study.db (SQLite, resumable), one run directory per trial, "
                                       "results.csv/.md, tune.png, best.yaml. Default: <output_dir>-tune.")
     startup_trials: int = _f(5, "Random trials before TPE starts modelling (Optuna's default of 10 is most of "
@@ -231,6 +232,18 @@ class ImageConfig:
 
 
 @dataclass
+class GenerateConfig:
+    """task: text-generation (tuneforge.tasks.text_generation): how answers are generated in evaluation, predict and
+    serving. Saved into the run's generation_config.json, which plain transformers reads too."""
+    max_new_tokens: int = _f(128, "Most tokens generated for one answer.")
+    temperature: float = _f(0.0, "0: greedy decoding (the same answer every time); above 0: sampling at this "
+                                 "temperature.")
+    top_p: float = _f(1.0, "Sampling only: keep the smallest set of next tokens whose probabilities sum to top_p.")
+    eval_limit: int = _f(200, "Evaluation generates answers for at most this many examples per split (the first "
+                              "ones): greedy decoding of a few hundred answers takes minutes on a CPU.")
+
+
+@dataclass
 class Config:
     task: str = _f("text-classification", f"One of {', '.join(TASKS)}.")
     backbone: str = _f("minilm-l6", "Packaged short name (see `tuneforge models`), a local Hugging Face "
@@ -239,6 +252,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
     peft: PeftConfig = field(default_factory=PeftConfig)
     setfit: SetFitConfig = field(default_factory=SetFitConfig)
     zero_shot: ZeroShotConfig = field(default_factory=ZeroShotConfig)

@@ -296,12 +296,16 @@ def redact_examples(examples: list, kinds: list[str]) -> tuple[list, Counter]:
     """Redacted copies of TextExample/TokenExample lists, and the count per type."""
     from dataclasses import replace
 
+    from .chat import ChatExample
     from .readers import TextExample, TokenExample
     counts: Counter = Counter()
     out = []
     for ex in examples:
         if isinstance(ex, TextExample):
             out.append(replace(ex, text=redact_text(ex.text, kinds, counts)))  # keeps a label set's labels
+        elif isinstance(ex, ChatExample):  # every turn: a system prompt or an answer can hold PII too
+            out.append(replace(ex, messages=[{**m, "content": redact_text(m["content"], kinds, counts)}
+                                             for m in ex.messages]))
         elif isinstance(ex, TokenExample):
             toks, tags = redact_tokens(ex.tokens, ex.tags, kinds, counts)
             out.append(TokenExample(toks, tags, ex.source))

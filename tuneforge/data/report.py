@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from .readers import TextExample
+from .readers import TokenExample
 from .splits import Splits, key_of, labels_in
 
 
@@ -69,7 +69,7 @@ def build_report(splits: Splits, lengths: dict[str, list[int]] | None, max_lengt
         counts = Counter(keys)
         entry = {"examples": len(ex), "labels": dict(sorted(labels_in(ex).items())),
                  "duplicates": sum(c - 1 for c in counts.values())}
-        if ex and not isinstance(ex[0], TextExample):
+        if ex and isinstance(ex[0], TokenExample):
             entry["tokens"] = sum(len(e.tokens) for e in ex)
         if name != "train":
             entry["overlap_with_train"] = sum(1 for k in keys if k in train_keys)

@@ -8,6 +8,7 @@ are kept but reported as overlap, because silently changing a user's test set hi
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from ..config import TASK_INPUTS, Config
 from ..errors import TuneforgeError
 from .augment import augment_examples  # also registers the data.augment.ops check (config/checks.py)
+from .chat import ChatExample, read_chat
 from .conll import read_conll
 from .readers import LabelSetExample, ReadStats, TextExample, TokenExample, label_sets, read_classification
 from .redact import redact_examples  # also registers the data.redact check
@@ -41,7 +43,8 @@ class Splits:
 
 
 def key_of(ex) -> str:
-    return ex.text if isinstance(ex, TextExample) else "\u0001".join(ex.tokens)
+    """What makes two examples the same input (a chat: its last question)."""
+    return "\u0001".join(ex.tokens) if isinstance(ex, TokenExample) else ex.text
 
 
 def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
@@ -53,7 +56,10 @@ def read_file(cfg: Config, path: str) -> tuple[list, ReadStats]:
         from .images import read_images  # here: text runs never load the image stack (Pillow and its decoders)
         return read_images(path, cfg.image.size, cfg.data.format, cfg.image.path_column, cfg.data.label_column,
                            cfg.image.class_names, cfg.data.encoding, skip_bad=skip)
-    if kind == "tokens":
+    if kind == "chat":
+        examples, stats = read_chat(Path(path), cfg.data.format, cfg.data.text_column, cfg.data.label_column,
+                                    cfg.data.encoding, skip_bad=skip)
+    elif kind == "tokens":
         examples, stats = read_conll(Path(path), cfg.data.tag_scheme, cfg.data.encoding, skip_bad=skip)
     else:
         sets = kind == "text-multilabel"
@@ -97,7 +103,19 @@ def _split(examples: list, share: float, seed: int) -> tuple[list, list]:
 
 
 def _dedupe_train(examples: list, dropped: Counter) -> list:
-    """Drop exact repeats; drop every copy of a text labeled two different ways (it teaches noise)."""
+    """Drop exact repeats; drop every copy of a text labeled two different ways (it teaches noise). A chat is
+    dropped only as an exact repeat: one question may have several good answers."""
+    if examples and isinstance(examples[0], ChatExample):
+        seen_chats: set[str] = set()
+        out = []
+        for e in examples:
+            key = json.dumps(e.messages, sort_keys=True)
+            if key in seen_chats:
+                dropped["duplicate row"] += 1
+                continue
+            seen_chats.add(key)
+            out.append(e)
+        return out
     if not examples or not isinstance(examples[0], TextExample):
         return examples
     labels_by_text: dict[str, set] = {}
@@ -190,6 +208,8 @@ def labels_in(examples: list) -> Counter:
         return Counter(t[2:] for e in examples for t in e.tags if t.startswith("B-"))
     if examples and isinstance(examples[0], LabelSetExample):
         return Counter(l for e in examples for l in e.labels)
+    if examples and isinstance(examples[0], ChatExample):
+        return Counter()  # answers are free text, not labels
     return Counter(e.label for e in examples)
 
 
@@ -197,6 +217,8 @@ def check_labels(cfg: Config, splits: Splits) -> None:
     if not splits.train:
         raise TuneforgeError("no training examples left after cleaning and splitting", where=cfg.data.train,
                              fix="add labeled rows")
+    if TASK_INPUTS[cfg.task] == "chat":
+        return  # free-text answers: no label set to check
     known = labels_in(splits.train)
     tokens = TASK_INPUTS[cfg.task] == "tokens"
     if not tokens and len(known) < 2:
