@@ -106,6 +106,18 @@ def test_per_label_offsets_are_thresholds_chosen_per_label():
     assert 0.6 <= offsets[1] <= 2.4 and after > before + 0.1
 
 
+def test_a_label_the_scores_cannot_separate_is_not_said_of_every_text():
+    rng = np.random.default_rng(1)
+    y = np.zeros((300, 6), dtype=int)
+    y[:, 0] = rng.random(300) < 0.5
+    y[:, 1:] = rng.random((300, 5)) < 0.2  # five labels a fifth of the texts carry, at random
+    scores = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 0.3, size=y.shape)
+    scores[:, 1:] = rng.normal(-1.0, 0.3, size=(300, 5))  # ...and scores that know nothing of them
+    offsets, before, after = choose_label_offsets(scores, y)
+    # each such label's own F1 is best saying yes to all (2·0.2/1.2 = 0.33 > 0); micro-F1 over all decisions is not
+    assert (scores[:, 1:] + offsets[1:] > 0).mean() < 0.05 and after >= before
+
+
 @pytest.fixture(scope="module")
 def label_run(tmp_path_factory, tiny_bert) -> Path:
     from tuneforge.train.run import train

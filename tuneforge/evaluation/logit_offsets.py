@@ -46,23 +46,37 @@ def choose_offsets(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float
 
 def choose_label_offsets(scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Label sets (multi-label): each label says yes when its score plus its offset is above 0, so an offset is a
-    per-label threshold. Each label's offset is the smallest |offset| on the grid reaching that label's best
-    validation F1 (labels decide independently). Scores are logits (or log-odds); `y` is 0/1, examples x labels.
-    Returns (offsets, micro-F1 before, micro-F1 after)."""
+    per-label threshold. Chosen for the selection metric, micro-F1 over every yes/no decision, by coordinate ascent
+    over the labels (SWEEPS passes), each step taking the smallest |offset| reaching the best score. Not each
+    label's own F1: for a label the scores cannot separate, that is maximised by saying yes to every text, which
+    floods the other labels' decisions with false alarms (MovieLens genres: validation micro-F1 0.20 that way).
+    Scores are logits (or log-odds); `y` is 0/1, examples x labels. Returns (offsets, micro-F1 before, after)."""
+    y = y.astype(bool)
     offsets = np.zeros(scores.shape[1])
     by_size = GRID[np.argsort(np.abs(GRID), kind="stable")]
-    for c in range(scores.shape[1]):
-        yes = y[:, c].astype(bool)
-        if not yes.any():  # no positive to find on validation: any shift only adds false alarms
-            continue
-        best, pick = -1.0, 0.0
-        for v in by_size:
-            pred = scores[:, c] + v > 0
-            tp = int((pred & yes).sum())
-            f1 = 2 * tp / (int(pred.sum()) + int(yes.sum()))
-            if f1 > best + 1e-12:
-                best, pick = f1, v
-        offsets[c] = pick
-    before = label_set_f1(y, scores > 0)["micro_f1"]
-    after = label_set_f1(y, scores + offsets > 0)["micro_f1"]
-    return offsets, before, after
+    pred = scores > 0
+    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+
+    def micro(tp, fp, fn):
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    before = best = micro(tp, fp, fn)
+    for _ in range(SWEEPS):
+        moved = False
+        for c in range(scores.shape[1]):
+            col, yes = pred[:, c], y[:, c]
+            base = (tp - int((col & yes).sum()), fp - int((col & ~yes).sum()), fn - int((~col & yes).sum()))
+            results = []
+            for v in by_size:  # this label's decisions at offset v, the others' as they are
+                p = scores[:, c] + v > 0
+                results.append(micro(base[0] + int((p & yes).sum()), base[1] + int((p & ~yes).sum()),
+                                     base[2] + int((~p & yes).sum())))
+            i = int(np.argmax(results))
+            if results[i] > best + 1e-12:
+                offsets[c], best, moved = by_size[i], results[i], True
+                pred[:, c] = scores[:, c] + offsets[c] > 0
+                tp, fp, fn = (base[0] + int((pred[:, c] & yes).sum()), base[1] + int((pred[:, c] & ~yes).sum()),
+                              base[2] + int((~pred[:, c] & yes).sum()))
+        if not moved:
+            break
+    return offsets, before, label_set_f1(y, scores + offsets > 0)["micro_f1"]
