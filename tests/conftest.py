@@ -113,3 +113,17 @@ def tiny_bert(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sp_bert(tmp_path_factory) -> Path:
     return build_tiny_sentencepiece_bert(tmp_path_factory.mktemp("tiny-sp-bert"))
+
+
+@pytest.fixture(scope="session")
+def qa_run(tmp_path_factory, tiny_llama) -> Path:
+    """A text-generation run of the tiny Llama that has learnt factories.ANSWERS (the task's and the chat route's
+    tests share it)."""
+    from factories import make_config, write_qa
+    from tuneforge.config import load_config
+    from tuneforge.train.run import train
+    tmp = tmp_path_factory.mktemp("text-generation")
+    cfg = load_config(make_config(tmp, tiny_llama, "text-generation", {"train": str(write_qa(tmp / "qa.jsonl", 300, 0))},
+                                  epochs=10, max_length=32, early_stopping_patience=0))
+    cfg.generate.max_new_tokens = 8
+    return train(cfg, progress=False)

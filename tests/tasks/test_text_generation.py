@@ -91,16 +91,6 @@ def test_answer_scores_read_chinese_per_character():
     assert none["rouge_l"] == 0.0
 
 
-@pytest.fixture(scope="module")
-def qa_run(tmp_path_factory, tiny_llama) -> Path:
-    from tuneforge.train.run import train
-    tmp = tmp_path_factory.mktemp("text-generation")
-    cfg = load_config(make_config(tmp, tiny_llama, TASK, {"train": str(write_qa(tmp / "qa.jsonl", 300, 0))},
-                                  epochs=10, max_length=32, early_stopping_patience=0))
-    cfg.generate.max_new_tokens = 8
-    return train(cfg, progress=False)
-
-
 def test_fine_tuning_beats_the_untuned_backbone_on_held_out_questions(qa_run):
     m = json.loads((qa_run / "metrics.json").read_text())
     assert set(m["test"]) >= {"loss", "perplexity", "rouge_l", "chrf", "n"}

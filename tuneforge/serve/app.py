@@ -30,6 +30,7 @@ from ..tasks.base import find_task
 from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
+from .chat import add_chat_routes
 from .http import BodyLimit, ErrorMessage, validation_error
 from .inputs import check_texts, decode_images, is_utf8
 from .metrics import Metrics
@@ -202,15 +203,17 @@ class ServeState:
         m.latency.labels(name, v, "shadow").observe(dt)
         self._log(name, version, True, texts, preds, ids, dt * 1000)
 
-    async def predict(self, name: str, req: PredictRequest) -> dict:
-        t0 = time.perf_counter()
-        m = self.metrics
-        route = self.routes.get(name)
-
+    def failing(self, name: str):
+        """fail(status, message): count the refused request in the metrics (under `_unknown` for a name that is not
+        served) and answer it with that status."""
         def fail(status: int, msg: str):
-            m.requests.labels(name if route else "_unknown", "", "primary", str(status)).inc()
+            self.metrics.requests.labels(name if name in self.routes else "_unknown", "", "primary", str(status)).inc()
             raise HTTPException(status, msg)
+        return fail
 
+    def serving_route(self, name: str, fail) -> Route:
+        """The serving route of `name`, or the caller's 404/503 saying why there is none."""
+        route = self.routes.get(name)
         if route is None:
             if name in self.broken:  # its only version(s) could not be loaded: a server-side problem
                 fail(503, self.broken[name])
@@ -218,6 +221,13 @@ class ServeState:
                 fail(503, "models are still loading; retry shortly (see /readyz)")
             fail(404, f"no model named {name!r} is being served (it needs a production version or a traffic "
                       f"split); GET /v1/models lists what is")
+        return route
+
+    async def predict(self, name: str, req: PredictRequest) -> dict:
+        t0 = time.perf_counter()
+        m = self.metrics
+        fail = self.failing(name)
+        route = self.serving_route(name, fail)
         if (req.texts is None) == (req.images is None):
             fail(422, "send either texts (a text model) or images (base64, an image model), one of the two")
         if req.images is not None:
@@ -284,6 +294,7 @@ def create_app(opts: ServeOptions | None = None, extensions=()) -> FastAPI:
     app.state.serve = state
     admin = Depends(_admin_guard(opts.api_key_env))
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
+    add_chat_routes(app, state)  # POST /v1/chat/completions (OpenAI-compatible) for text-generation models
     for extend in extensions:  # e.g. the web dashboard at / (composed in tuneforge/server.py, above both)
         extend(app, state, opts)
 
