@@ -8,15 +8,13 @@ number of replicas can share them, and each notices a change made elsewhere by p
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import os
 import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,8 +28,8 @@ from ..tasks.base import find_task
 from .ab import Route, route_for
 from .backends import load_backend
 from .batcher import Batcher
-from .chat import add_chat_routes
-from .http import BodyLimit, ErrorMessage, validation_error
+from .chat import add_chat_routes, chat_decoder
+from .http import BodyLimit, ErrorMessage, admin_guard, validation_error
 from .inputs import check_texts, decode_images, is_utf8
 from .metrics import Metrics
 from .options import ServeOptions  # noqa: F401  (create_app's argument)
@@ -48,6 +46,13 @@ class Loaded:
     batcher: Batcher
     images: bool = False  # the model classifies images, not texts: asked of its task once, at load
     task: object = None  # its tuneforge.tasks Task (None: unknown), which summarises predictions for the log
+    chat: Batcher | None = None  # a text-generation model: its conversations' decoding batcher (chat.py)
+
+    async def stop(self) -> None:
+        """Answer what is queued, then stop the batchers' threads."""
+        await self.batcher.stop()
+        if self.chat is not None:
+            await self.chat.stop()
 
 
 class ServeState:
@@ -81,7 +86,13 @@ class ServeState:
                           set_depth=m.queue_depth.labels(name, v).set)
         batcher.start()
         task = find_task(getattr(getattr(backend, "cfg", None), "task", None))
-        self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher,
+        chat = None
+        if hasattr(task, "chat") and hasattr(backend, "model"):  # a text-generation run: /v1/chat/completions
+            chat = Batcher(chat_decoder(backend, task), max_batch=self.opts.max_batch, sub_batch=self.opts.max_batch,
+                           max_wait_ms=self.opts.max_wait_ms, name=f"{name}-v{version}-chat",
+                           observe_batch=m.batch_size.labels(name, v).observe)
+            chat.start()
+        self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher, chat=chat,
                                                    images=task is not None and not task.takes_text, task=task)
         m.loaded.labels(name, v).set(1)
         log.info("loaded %s v%d from %s", name, version, mv.path)
@@ -126,7 +137,7 @@ class ServeState:
             needed = {(n, v) for n, r in self.routes.items() for v in r.versions()}
             for key in [k for k in self.loaded if k not in needed]:
                 lm = self.loaded.pop(key)
-                await lm.batcher.stop()
+                await lm.stop()
                 self.metrics.loaded.labels(key[0], str(key[1])).set(0)
                 log.info("unloaded %s v%d", *key)
             self.generation = gen
@@ -165,7 +176,7 @@ class ServeState:
             self._poller.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         for lm in list(self.loaded.values()):
-            await lm.batcher.stop()
+            await lm.stop()
         self.loaded.clear()
         if self.requestlog:
             await asyncio.to_thread(self.requestlog.close)
@@ -257,20 +268,6 @@ class ServeState:
         return {"model": name, "version": version, "predictions": preds}
 
 
-def _admin_guard(api_key_env: str):
-    expected = os.environ.get(api_key_env, "")
-
-    def check(x_api_key: str | None = Header(None, description=f"must equal ${api_key_env}")) -> None:
-        if not expected:
-            raise HTTPException(403, f"admin endpoints are disabled: start the server with the environment "
-                                     f"variable {api_key_env} set to an API key")
-        if not x_api_key:
-            raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"})
-        if not hmac.compare_digest(x_api_key.encode(), expected.encode()):  # constant time: no key guessing by timing
-            raise HTTPException(403, "wrong API key")
-    return check
-
-
 def create_app(opts: ServeOptions | None = None, extensions=()) -> FastAPI:
     """The prediction server. `extensions`: `fn(app, state, opts)` called once the routes exist; the
     dashboard joins this way (tuneforge/server.py), so serving never imports the layers above it."""
@@ -292,7 +289,7 @@ def create_app(opts: ServeOptions | None = None, extensions=()) -> FastAPI:
                   responses={"4XX": {"model": ErrorMessage, "description": "the request cannot be answered: why"}},
                   description="Predictions from registered tuneforge models, with A/B splits and shadow traffic.")
     app.state.serve = state
-    admin = Depends(_admin_guard(opts.api_key_env))
+    admin = Depends(admin_guard(opts.api_key_env))
     state.monitor = attach(app, state, admin, opts.alerts, opts.monitor_s)  # drift gauges, alert rules, routes
     add_chat_routes(app, state)  # POST /v1/chat/completions (OpenAI-compatible) for text-generation models
     for extend in extensions:  # e.g. the web dashboard at / (composed in tuneforge/server.py, above both)

@@ -1,10 +1,13 @@
 """What tuneforge's HTTP apps share (the prediction server, the dashboard, the applications): the body limit
-that refuses an oversized request before reading it whole, and the 422 that names the field without echoing
-the caller's input."""
+that refuses an oversized request before reading it whole, the 422 that names the field without echoing
+the caller's input, and the API-key check of admin endpoints."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+import hmac
+import os
+
+from fastapi import Header, HTTPException
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -93,3 +96,19 @@ def validation_error(exc: RequestValidationError) -> JSONResponse:
     else:
         msg = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
     return JSONResponse({"detail": msg, "errors": errors}, status_code=422)
+
+
+def admin_guard(api_key_env: str):
+    """A FastAPI dependency: the request carries X-API-Key equal to $api_key_env (read once, at start-up); with
+    the variable unset, admin endpoints are off (403)."""
+    expected = os.environ.get(api_key_env, "")
+
+    def check(x_api_key: str | None = Header(None, description=f"must equal ${api_key_env}")) -> None:
+        if not expected:
+            raise HTTPException(403, f"admin endpoints are disabled: start the server with the environment "
+                                     f"variable {api_key_env} set to an API key")
+        if not x_api_key:
+            raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"})
+        if not hmac.compare_digest(x_api_key.encode(), expected.encode()):  # constant time: no key guessing by timing
+            raise HTTPException(403, "wrong API key")
+    return check
