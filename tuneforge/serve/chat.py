@@ -4,24 +4,29 @@ client (and everything built on it) talks to a tuneforge server by changing its 
 `model` names a registered model; its A/B split chooses the version (sticky per `user`, as `caller_id` is for
 predict). Streaming (`"stream": true`) sends server-sent events, one `chat.completion.chunk` per decoded piece and
 `data: [DONE]` last. The same limits as predict (--max-chars per message, --max-texts messages), the same metrics,
-and the request log (the last user message, hashed). Not yet: batching concurrent requests into one decoding loop,
-several choices (`n`), tools, log-probabilities; such fields are refused with a 422 naming them.
+and the request log (the last user message, hashed).
+
+Concurrent requests to one version are decoded together: they queue in a batcher (serve/batcher.py, as predict's
+texts do) and each batch is one `generate` call in which every row stops on its own (tasks/decoding.py). A batch runs to its longest answer; a request that arrives meanwhile waits for the next batch
+(no continuous batching). Not offered: several choices (`n` > 1), `stop`, tools, log-probabilities; such fields
+are refused with a 422 naming them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
-from typing import Literal
+from dataclasses import dataclass
+from typing import Callable, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..data.redact import redact_text
+from ..tasks.decoding import Sampling
 from .inputs import is_utf8
 
 MAX_TOKENS = 2048  # the most new tokens one request may ask for
@@ -72,20 +77,20 @@ def add_chat_routes(app: FastAPI, state) -> None:
         if lm is None:
             fail(503, f"{req.model} v{version} is not loaded yet; retry shortly")
         run = lm.backend
-        if not hasattr(lm.task, "chat"):
+        if lm.chat is None:
             fail(422, f"{req.model} is a {run.cfg.task} model: it does not write answers; ask POST "
                       f"/v1/models/{req.model}/predict")
         if getattr(run, "redacts", None):  # data.redact: the model never sees what training never showed it
             msgs = [{**m, "content": redact_text(m["content"], run.redacts)} for m in msgs]
         g = run.cfg.generate
-        settings = {"max_new_tokens": req.max_completion_tokens or req.max_tokens or g.max_new_tokens,
-                    "temperature": g.temperature if req.temperature is None else req.temperature,
-                    "top_p": g.top_p if req.top_p is None else req.top_p, "max_length": run.cfg.train.max_length,
-                    "bf16": run.bf16}
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue = asyncio.Queue()
+        job = ChatJob(msgs, req.max_completion_tokens or req.max_tokens or g.max_new_tokens,
+                      Sampling(g.temperature if req.temperature is None else req.temperature,
+                               g.top_p if req.top_p is None else req.top_p),
+                      # called on the decoding thread: the piece travels to this request's queue on the loop
+                      (lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text)) if req.stream else None)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-        def answer(streamer=None) -> dict:
-            return lm.task.chat(run.model, run.tokenizer, msgs, streamer=streamer, **settings)
 
         def done(res: dict) -> None:
             dt = time.perf_counter() - t0
@@ -98,7 +103,7 @@ def add_chat_routes(app: FastAPI, state) -> None:
             state._log(req.model, version, False, [msgs[-1]["content"]], [{}], [cid], dt * 1000)
 
         if not req.stream:
-            res = await asyncio.to_thread(answer)
+            res = (await lm.chat.submit([job]))[0]
             done(res)
             return JSONResponse({
                 "id": cid, "object": "chat.completion", "created": created, "model": req.model,
@@ -106,40 +111,66 @@ def add_chat_routes(app: FastAPI, state) -> None:
                              "finish_reason": res["finish_reason"]}],
                 "usage": {"prompt_tokens": res["prompt_tokens"], "completion_tokens": res["completion_tokens"],
                           "total_tokens": res["prompt_tokens"] + res["completion_tokens"]}})
-        return StreamingResponse(_stream(answer, done, run.tokenizer, cid, created, req.model),
+        answer = asyncio.ensure_future(lm.chat.submit([job]))  # queued now: no await between choosing and queueing
+        answer.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece: they were queued first
+        return StreamingResponse(_stream(answer, pieces, done, cid, created, req.model),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-async def _stream(answer, done, tokenizer, cid: str, created: int, model: str):
-    """Server-sent events: a role chunk, content chunks as the generating thread decodes them, a final chunk with
-    the finish reason, then [DONE]."""
-    from transformers import TextIteratorStreamer  # here: only streaming requests need it
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-    result: dict = {}
+@dataclass
+class ChatJob:
+    """One conversation to answer, as the decoding batcher (serve/batcher.py) carries it."""
+    messages: list[dict]
+    limit: int  # most new tokens
+    sampling: Sampling
+    on_piece: Callable[[str], None] | None  # streaming: receives the answer's text as it grows
 
-    def work():
-        try:
-            result.update(answer(streamer))
-        except Exception as e:  # headers are sent: the failure can only travel as an event (OpenAI's error shape)
-            result["error"] = f"generation failed: {type(e).__name__}"
-        finally:
-            streamer.end()  # the reader below stops even when generation failed
+    def __len__(self) -> int:  # the batcher sorts a batch by length: similar prompts pad less
+        return sum(len(m["content"]) for m in self.messages)
+
+
+def chat_decoder(run, task) -> Callable[..., list[dict]]:
+    """The batcher's predict function for a text-generation run: every job of a batch decoded together (rows
+    with other sampling settings in a batch of their own), one result dict per job (tasks/decoding.py)."""
+
+    def decode(jobs: list[ChatJob], batch_size: int | None = None) -> list[dict]:
+        groups: dict[Sampling, list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault(job.sampling, []).append(i)
+        out: list = [None] * len(jobs)
+        for sampling, idx in groups.items():
+            def on_piece(row: int, text: str, idx=idx) -> None:
+                if jobs[idx[row]].on_piece is not None:
+                    jobs[idx[row]].on_piece(text)
+            results = task.chat(run.model, run.tokenizer, [jobs[i].messages for i in idx], [jobs[i].limit for i in idx],
+                                sampling, run.cfg.train.max_length, run.bf16, on_piece)
+            for i, res in zip(idx, results):
+                out[i] = res
+        return out
+    return decode
+
+
+async def _stream(answer: asyncio.Future, pieces: asyncio.Queue, done, cid: str, created: int, model: str):
+    """Server-sent events: a role chunk, content chunks as the batch decodes them, a final chunk with the finish
+    reason, then [DONE]. A failure after the headers went out can only travel as an event (OpenAI's error shape)."""
 
     def chunk(delta: dict, finish=None) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
     yield chunk({"role": "assistant", "content": ""})
-    pieces = iter(streamer)
     first = True
-    while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+    while (piece := await pieces.get()) is not None:
+        if first:
+            piece = piece.lstrip()  # as the whole answer is stripped
         if piece:
-            yield chunk({"content": piece.lstrip() if first else piece})
+            yield chunk({"content": piece})
             first = False
-    await asyncio.to_thread(worker.join)  # generate() ends the streamer itself, before `answer` has returned
+    try:
+        result = answer.result()[0]
+    except Exception as e:
+        result = {"error": f"generation failed: {type(e).__name__}"}
     done(result)
     if "error" in result:
         yield f"data: {json.dumps({'error': {'message': result['error'], 'type': 'server_error'}})}\n\n"

@@ -21,15 +21,12 @@ import torch
 from ..data.chat import ChatExample
 from ..data.report import token_lengths
 from .base import Task, TaskDefaults, autocast, register_task
+from .decoding import Sampling, decode_together
 
 IGNORE = -100  # transformers' label for "no loss here"
 # Scripts written without spaces: ROUGE-L compares them per character (a whitespace "word" would be a sentence).
 _UNSEGMENTED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _as_list(x) -> list:
-    return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 class _RougeTokens:
@@ -220,25 +217,19 @@ class TextGenerationTask(Task):
         answers = self.generate(model, tokenizer, [[{"role": "user", "content": t}] for t in texts], batch_size, bf16)
         return [{"text": t, "generated": a} for t, a in zip(texts, answers)]
 
-    def chat(self, model, tokenizer, messages: list[dict], max_new_tokens: int, temperature: float, top_p: float,
-             max_length: int, bf16: bool = False, streamer=None) -> dict:
-        """One answer to a conversation (ending with a user turn), with these settings instead of the run's: what
-        the server's OpenAI-compatible route asks. A prompt over `max_length` tokens keeps its end. `streamer`: a
-        transformers streamer that receives the answer's tokens as they come."""
+    @staticmethod
+    def prompt_ids(tokenizer, messages: list[dict], max_length: int) -> list[int]:
+        """The token ids a conversation (ending with a user turn) is answered from; over `max_length` tokens, its
+        end is kept (the question is last)."""
         plain = not getattr(tokenizer, "chat_template", None)
-        ids = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=plain)["input_ids"][-max_length:]
-        sample = temperature > 0
-        kw = {"max_new_tokens": max_new_tokens, "do_sample": sample, "temperature": temperature if sample else None,
-              "top_p": top_p if sample else None, "top_k": None, "pad_token_id": tokenizer.pad_token_id}
-        model.eval()
-        with torch.inference_mode(), autocast(bf16):
-            out = model.generate(input_ids=torch.tensor([ids], device=model.device), streamer=streamer,
-                                 attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=model.device), **kw)
-        new = out[0, len(ids):].tolist()
-        stopped = bool(new) and new[-1] in _as_list(model.generation_config.eos_token_id) + [tokenizer.eos_token_id]
-        return {"text": tokenizer.decode(new, skip_special_tokens=True).strip(), "prompt_tokens": len(ids),
-                "completion_tokens": len(new), "finish_reason": "stop" if stopped or len(new) < max_new_tokens
-                else "length"}
+        return tokenizer(render_prompt(tokenizer, messages), add_special_tokens=plain)["input_ids"][-max_length:]
+
+    def chat(self, model, tokenizer, conversations: list[list[dict]], limits: list[int], sampling: Sampling,
+             max_length: int, bf16: bool = False, on_piece=None) -> list[dict]:
+        """Answers to conversations decoded together (the server's OpenAI-compatible route), each with its own
+        limit of new tokens, with these sampling settings instead of the run's; see tasks/decoding.py."""
+        prompts = [self.prompt_ids(tokenizer, c, max_length) for c in conversations]
+        return decode_together(model, tokenizer, prompts, limits, sampling, bf16, on_piece)
 
     def summarize(self, pred: dict) -> tuple[str | None, float | None]:
         return None, None  # an answer is free text: drift watches the questions' lengths
