@@ -267,3 +267,23 @@ def test_one_text_at_a_time_removes_a_dependence_on_the_batch():
     assert not torch.equal(raw(quiet, mask[:1]).logits[0], raw(loud, mask).logits[0])  # the companion leaks in
     wrapped = OneTextAtATime(raw)
     assert torch.equal(wrapped(quiet, mask[:1]).logits[0], wrapped(loud, mask).logits[0])
+
+
+def test_auto_measures_every_format_and_keeps_the_fastest_that_keeps_accuracy(cls_run, tmp_path):
+    out, info = export_run(cls_run, "auto", tmp_path / "auto")
+    auto = info["auto"]
+    assert set(auto["candidates"]) == set(FORMATS)
+    kept = {f: c for f, c in auto["candidates"].items() if -c["delta_points"] <= 0.5}
+    assert auto["chosen"] == info["format"] == max(kept, key=lambda f: kept[f]["speed_ratio"])
+    assert auto["cpu"]["model_name"] and auto["cpu"]["torch_cpu_capability"]
+    assert [p.name for p in tmp_path.iterdir()] == ["auto"]  # the other candidates' directories are gone
+    fp32 = load_predictor(cls_run).predict(TEXTS)
+    assert [p["label"] for p in load_predictor(out).predict(TEXTS)] == [p["label"] for p in fp32]
+    assert f"{info['format']} (auto: fastest of {len(FORMATS)} on" in (cls_run / "README.md").read_text()
+
+
+def test_auto_refuses_when_no_format_keeps_accuracy_and_leaves_nothing(cls_run, tmp_path):
+    with pytest.raises(TuneforgeError) as e:
+        export_run(cls_run, "auto", tmp_path / "exports" / "auto", max_drop=-50)  # each must gain 50 points
+    assert "no export format stays within" in e.value.what and "onnx-int8" in e.value.what
+    assert not (tmp_path / "exports").exists()

@@ -140,6 +140,12 @@ def cmd_export(a) -> int:
           f"on {info['evaluated_on']['examples']} {info['evaluated_on']['split']} examples\n"
           f"  {main} {m['export'][main]:.4f} vs {m['fp32'][main]:.4f} fp32 "
           f"({m['delta_points'][main]:+.2f} points){'  [forced]' if info['forced'] else ''}")
+    if "auto" in info:
+        auto = info["auto"]
+        print(f"  auto: {auto['rule']}, on {auto['cpu']['model_name']} ({auto['cpu']['torch_cpu_capability']}):")
+        for f, c in auto["candidates"].items():
+            print(f"    {'*' if f == auto['chosen'] else ' '} {f:<11} {c['speed_ratio']:>6}x fp32  "
+                  f"{c['delta_points']:+.2f} points")
     return 0
 
 
@@ -181,8 +187,9 @@ FORMAT_HELP = "onnx | onnx-int8 | torch-int8 | bf16"
 
 def _export_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("run")
-    s.add_argument("--format", required=True, help=FORMAT_HELP)
-    s.add_argument("--output", help="export directory (default: RUN/exports/FORMAT)")
+    s.add_argument("--format", required=True,
+                   help=f"{FORMAT_HELP} | auto (each measured here; the fastest within 0.5 points of fp32)")
+    s.add_argument("--output", help="export directory (default: RUN/exports/FORMAT, RUN/exports/auto for auto)")
     s.add_argument("--force", action="store_true", help="keep an export that loses more than --max-drop points")
     s.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     s.add_argument("--max-drop", type=points, default=1.0,

@@ -20,7 +20,10 @@ same batch size and threads. Δ: export minus fp32, in points. Load any of them 
 def _row(key: str, info: dict) -> str:
     m, main = info["metrics"], info["main_metric"]
     deltas = ", ".join(f"{k} {v:+.2f}" for k, v in m["delta_points"].items())
-    return (f"| `{key}` | {info['format']} | {info['size_mb']} ({info['fp32_size_mb']}) | "
+    fmt = info["format"]
+    if "auto" in info:  # chosen here among every format: say so, and on which CPU
+        fmt = f"{fmt} (auto: fastest of {len(info['auto']['candidates'])} on {info['auto']['cpu']['model_name']})"
+    return (f"| `{key}` | {fmt} | {info['size_mb']} ({info['fp32_size_mb']}) | "
             f"{info['speed']['ratio']}× | {m['fp32'][main]:.4f} → {m['export'][main]:.4f} | {deltas} | "
             f"{'yes' if info['forced'] else 'no'} |")
 

@@ -29,9 +29,14 @@ from .load import EXPORT_INFO, is_export
 MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
 
 
+AUTO = "auto"  # --format auto: every registered format measured here, the fastest that keeps accuracy chosen
+AUTO_MAX_DROP = 0.5  # points of the main metric a format chosen by auto may lose against fp32 (issue 20)
+
+
 def _check_request(run_path: Path, fmt: str, target: Path, overwrite: bool, max_drop: float) -> None:
-    if fmt not in FORMATS:
-        raise TuneforgeError(f"unknown export format {fmt!r}", where="--format", fix=f"use one of: {', '.join(FORMATS)}")
+    if fmt not in FORMATS and fmt != AUTO:
+        raise TuneforgeError(f"unknown export format {fmt!r}", where="--format",
+                             fix=f"use one of: {', '.join(FORMATS)}, or {AUTO} (the fastest on this machine)")
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not math.isfinite(max_drop):
         # NaN compares false with everything: the accuracy guard would never fire.
         raise TuneforgeError(f"max_drop must be a finite number of points, got {max_drop!r}", where="--max-drop",
@@ -98,16 +103,68 @@ def _assemble(run, fmt: str, out: Path) -> None:
         shutil.copy2(run.path / "config.json", out / "config.json")
 
 
+def _measure(ref, fmt: str, out: Path, examples: list) -> dict:
+    """Write `fmt` into `out`, load it as load_predictor will, and score it on `examples` right after the fp32
+    model (back to back, after the CPU-heavy export: both passes see the same machine)."""
+    _assemble(ref, fmt, out)
+    exported = export_format(fmt).load(out, ref.task)
+    fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
+    exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
+    a, b = _headline(ref.task, fp32_metrics), _headline(ref.task, exp_metrics)
+    return {"fp32": a, "export": b, "delta_points": {k: round((b[k] - a[k]) * 100, 4) for k in a},
+            "fp32_speed": fp32_speed, "export_speed": exp_speed}
+
+
+def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict, dict]:
+    """--format auto: every format written and measured in turn (each beside its own fp32 pass); the fastest
+    relative to fp32 among those within min(max_drop, AUTO_MAX_DROP) points wins. Every registered format answers
+    a text the same alone or in a batch (tests/export), so none is ruled out for that. Returns (format, its
+    measurement, the record of the choice); the winner is left in `tmp`."""
+    from ..tasks.base import cpu_description
+    allowed, main = min(max_drop, AUTO_MAX_DROP), ref.task.metric_for_best
+    results, best = {}, None
+    for fmt in FORMATS:
+        out = tmp.with_name(f"{tmp.name}.{fmt}")
+        out.mkdir()
+        try:
+            results[fmt] = r = _measure(ref, fmt, out, examples)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        ok = -r["delta_points"][main] <= allowed
+        if ok and (best is None or r["export_speed"] / r["fp32_speed"] > results[best]["export_speed"] /
+                   results[best]["fp32_speed"]):
+            if best is not None:
+                shutil.rmtree(tmp.with_name(f"{tmp.name}.{best}"), ignore_errors=True)
+            best = fmt
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+    record = {"rule": f"the fastest against fp32 of {', '.join(FORMATS)} within {allowed:g} points of {main}",
+              "cpu": cpu_description(), "chosen": best,
+              "candidates": {f: {"speed_ratio": round(r["export_speed"] / r["fp32_speed"], 3),
+                                 "export_samples_per_s": round(r["export_speed"], 2),
+                                 "fp32_samples_per_s": round(r["fp32_speed"], 2),
+                                 "delta_points": r["delta_points"][main]} for f, r in results.items()}}
+    if best is None:
+        raise TuneforgeError(f"no export format stays within {allowed:g} points of the fp32 model's {main}: "
+                             + ", ".join(f"{f} {r['delta_points'][main]:+.2f}" for f, r in results.items()),
+                             where="--format auto", fix="keep the fp32 run itself (serve or register the run "
+                             "directory), or pick a format by name with --force")
+    shutil.rmtree(tmp)
+    os.rename(tmp.with_name(f"{tmp.name}.{best}"), tmp)
+    return best, results[best], record
+
+
 def export_run(run: str | Path, fmt: str, output: str | Path | None = None, force: bool = False,
                overwrite: bool = False, max_drop: float = 1.0, update_card: bool = True) -> tuple[Path, dict]:
     """Export `run` as `fmt` into `output` (default RUN/exports/FMT); returns (directory, export.json).
 
-    `max_drop`: points of the task's main metric (macro_f1, micro_f1, entity_f1) the export may lose against fp32
-    before it is refused; `force` keeps it anyway. `update_card=False` leaves the run's README.md alone
-    (benchmarks export into scratch directories)."""
+    `fmt` "auto": every format measured on this machine, the fastest within 0.5 points chosen (export.json
+    `auto` records the candidates, the rule and the CPU). `max_drop`: points of the task's main metric (macro_f1,
+    micro_f1, entity_f1) the export may lose against fp32 before it is refused; `force` keeps it anyway.
+    `update_card=False` leaves the run's README.md alone (benchmarks export into scratch directories)."""
     import onnxruntime
     import torch
-
 
     run_path = Path(run)
     target = Path(output) if output else run_path / "exports" / fmt
@@ -123,19 +180,18 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
-        _assemble(ref, fmt, tmp)
-        exported = export_format(fmt).load(tmp, ref.task)  # exactly what load_predictor will load later
-        # The two timed passes run back to back, after the (CPU-heavy) export, so both see the same machine.
-        fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
-        exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
-        a, b = _headline(ref.task, fp32_metrics), _headline(ref.task, exp_metrics)
-        delta = {k: round((b[k] - a[k]) * 100, 4) for k in a}  # in points (percentage points)
+        auto = None
+        if fmt == AUTO:
+            fmt, r, auto = _choose(ref, tmp, examples, max_drop)
+        else:
+            r = _measure(ref, fmt, tmp, examples)
+        delta = r["delta_points"]
         refused = -delta[main] > max_drop
         if refused and not force:
             raise TuneforgeError(
-                f"the {fmt} export scores {main} {b[main]:.4f} on the {split} set ({len(examples)} examples) "
-                f"against {a[main]:.4f} for the fp32 model: {-delta[main]:.2f} points lost, more than the "
-                f"{max_drop:g} allowed; nothing was written", where=str(run_path),
+                f"the {fmt} export scores {main} {r['export'][main]:.4f} on the {split} set ({len(examples)} "
+                f"examples) against {r['fp32'][main]:.4f} for the fp32 model: {-delta[main]:.2f} points lost, more "
+                f"than the {max_drop:g} allowed; nothing was written", where=str(run_path),
                 fix="keep the fp32 model or use another format (onnx keeps fp32 accuracy), or pass --force "
                     "to export it anyway")
         fp32_size = _size_mb([run_path / "model.safetensors"])
@@ -149,15 +205,18 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
             "fp32_size_mb": fp32_size,
             "size_ratio": round(size / fp32_size, 4),
             "evaluated_on": {"split": split, "examples": len(examples)},
-            "speed": {"fp32_samples_per_s": round(fp32_speed, 2), "export_samples_per_s": round(exp_speed, 2),
-                      "ratio": round(exp_speed / fp32_speed, 3), "batch_size": ref.cfg.train.eval_batch_size,
-                      "threads": torch.get_num_threads()},
-            "metrics": {"fp32": a, "export": b, "delta_points": delta},
+            "speed": {"fp32_samples_per_s": round(r["fp32_speed"], 2),
+                      "export_samples_per_s": round(r["export_speed"], 2),
+                      "ratio": round(r["export_speed"] / r["fp32_speed"], 3),
+                      "batch_size": ref.cfg.train.eval_batch_size, "threads": torch.get_num_threads()},
+            "metrics": {"fp32": r["fp32"], "export": r["export"], "delta_points": delta},
             "main_metric": main,
             "max_drop_points": max_drop,
             "forced": bool(refused),
             "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
         }
+        if auto is not None:
+            info["auto"] = auto
         info["files"] = sorted(p.name for p in tmp.iterdir()) + [EXPORT_INFO]
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         _move_into_place(tmp, target)

@@ -63,6 +63,19 @@ def bf16_supported() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_description() -> dict:
+    """The CPU as measurements and automatic choices record it: these machines differ (AMX / AVX-512 / AVX2)."""
+    import platform
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        info = ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                platform.processor() or platform.machine())
+    return {"model_name": name, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": bf16_supported(), "threads": torch.get_num_threads()}
+
+
 def use_bf16(cfg: Config) -> bool:
     return cfg.train.bf16 == "true" or (cfg.train.bf16 == "auto" and bf16_supported())
 
@@ -84,6 +97,10 @@ class Task:
     greater_is_better: bool = True  # of metric_for_best (text generation selects on validation loss: lower)
     predicts_labels: bool = True  # predictions carry a label and confidence that drift counts (generation: text)
     export_note: str | None = None  # why `tuneforge export` does not apply to this task's runs; None: it does
+    # Training batches from whole-data length buckets (train/trainer.py LengthBuckets) rather than transformers'
+    # mega-batches: for long-tailed sequences (chats), where padding is most of a step; the classifiers keep
+    # transformers' grouping, which their measured numbers (BENCHMARKS.md) were made with.
+    length_buckets: bool = False
     takes_text: bool = True  # inputs are texts: the TF-IDF baseline (single-label) and the drift reference apply
     validation_metrics: tuple[str, ...] = ()  # what compute_metrics reports while training (tuning selects on these)
     label_kind: str = "labels"  # what a run's labels are called in messages ("entity types" for NER)
