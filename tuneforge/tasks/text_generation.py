@@ -66,6 +66,7 @@ class TextGenerationTask(Task):
     input_kind = "chat"
     label_kind = "answers"
     predicts_labels = False
+    length_buckets = True  # answers from a word to a paragraph: mega-batches padded most rows to the longest
     peft_task_type = "CAUSAL_LM"
     export_note = ("a text-generation run is exported as it is: merged safetensors, its tokenizer and "
                    "generation_config.json, which transformers and `tuneforge serve` load")

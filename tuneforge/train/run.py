@@ -154,7 +154,8 @@ def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, 
                             task.compute_metrics(labels), task.preprocess_logits, fresh,
                             cfg.train.head_learning_rate, task.metric_for_best, str(ckpt_dir), bf16,
                             world_size=world, progress=progress, callbacks=callbacks, verbosity=verbosity,
-                            class_weights=weights, greater_is_better=task.greater_is_better)
+                            class_weights=weights, greater_is_better=task.greater_is_better,
+                            length_buckets=task.length_buckets)
     if on_trainer is not None:
         on_trainer(trainer, splits, labels)
     resume = last_complete_checkpoint(ckpt_dir) if cfg.train.resume and ckpt_dir.is_dir() else None
