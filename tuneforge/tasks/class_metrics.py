@@ -15,6 +15,18 @@ def accuracy_macro_f1(y_true, y_pred, n_labels: int) -> dict:
             "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=ids, zero_division=0))}
 
 
+def label_matrix(label_sets: list, labels: list[str]) -> np.ndarray:
+    """Label sets as a 0/1 matrix, one row per example, one column per label (a label not in `labels` is left out:
+    the model cannot say it)."""
+    index = {l: i for i, l in enumerate(labels)}
+    y = np.zeros((len(label_sets), len(labels)), dtype=int)
+    for r, labs in enumerate(label_sets):
+        for l in labs:
+            if l in index:
+                y[r, index[l]] = 1
+    return y
+
+
 def label_set_f1(y_true, y_pred) -> dict:
     """Multi-label scores from 0/1 matrices (examples x labels): micro-F1 (every yes/no decision pooled: the
     headline), macro-F1 (each label's F1 averaged: rare labels count as much as common ones) and exact-set accuracy

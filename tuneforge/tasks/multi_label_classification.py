@@ -17,7 +17,7 @@ from sklearn.metrics import classification_report
 
 from ..data.readers import LabelSetExample
 from .base import register_task
-from .class_metrics import label_set_confusion, label_set_f1
+from .class_metrics import label_matrix, label_set_confusion, label_set_f1
 from .text_classification import TextClassificationTask
 
 PROBLEM_TYPE = "multi_label_classification"
@@ -71,14 +71,6 @@ class MultiLabelClassificationTask(TextClassificationTask):
     def preprocess_logits(logits, labels):
         return (logits > 0).to(torch.int8)  # the decisions only: evaluation memory stays small
 
-    def _matrix(self, examples, labels: list[str]) -> np.ndarray:
-        index = {l: i for i, l in enumerate(labels)}
-        y = np.zeros((len(examples), len(labels)), dtype=int)
-        for r, e in enumerate(examples):
-            for l in e.labels:
-                if l in index:
-                    y[r, index[l]] = 1
-        return y
 
     def evaluate(self, model, tokenizer, examples, labels: list[str], max_length: int, batch_size: int, bf16: bool,
                  progress: bool = True) -> dict:
@@ -86,7 +78,7 @@ class MultiLabelClassificationTask(TextClassificationTask):
         logits = torch.stack(self.batched_logits(model, feats, self.collator(tokenizer), batch_size, bf16, progress))
         probs = logits.sigmoid().numpy()
         y_pred = (logits > 0).numpy().astype(int)
-        y_true = self._matrix(examples, labels)
+        y_true = label_matrix([e.labels for e in examples], labels)
         metrics = {**label_set_f1(y_true, y_pred), "n": len(examples)}
         report = classification_report(y_true, y_pred, target_names=labels, digits=4, zero_division=0)
         predicted = [[labels[j] for j in np.flatnonzero(row)] for row in y_pred]

@@ -24,6 +24,7 @@ import torch
 
 from ..config import Config
 from ..evaluation.logit_offsets import MIN_GAIN, choose_label_offsets, choose_offsets
+from ..tasks.class_metrics import label_matrix
 from .auto import Choice
 
 
@@ -52,39 +53,30 @@ def apply_decision_bias(cfg: Config, task, model, processor, labels: list[str], 
     keep = y >= 0  # a validation label unseen in training cannot be predicted whatever the offsets
     scores = task.class_scores(model, processor, validation, cfg.train.max_length, cfg.train.eval_batch_size, bf16)
     offsets, before, after = choose_offsets(scores[keep], y[keep])
-    counts = f"{int(keep.sum())} validation examples"
+    return _fold(layer, labels, offsets, before, after, "macro-F1", f"{int(keep.sum())} validation examples",
+                 "no offset", "the output logits", "the boundary moves toward the classes given positive offsets")
+
+
+def _fold(layer: torch.nn.Linear, labels: list[str], offsets, before: float, after: float, metric: str, counts: str,
+          none: str, where: str, meaning: str) -> Choice:
+    """Add the offsets to the output bias when they raise the validation metric by MIN_GAIN; the choice says so."""
     if after - before < MIN_GAIN:
-        return Choice("train.decision_bias", "none",
-                      f"no offset raises validation macro-F1 by {MIN_GAIN:.0%} ({before:.4f} → at most {after:.4f}, "
-                      f"{counts})")
+        return Choice("train.decision_bias", "none", f"{none} raises validation {metric} by {MIN_GAIN:.0%} "
+                                                     f"({before:.4f} → at most {after:.4f}, {counts})")
     with torch.no_grad():
         layer.bias.add_(torch.as_tensor(offsets, dtype=layer.bias.dtype, device=layer.bias.device))
     shifted = ", ".join(f"{labels[c]} {offsets[c]:+.1f}" for c in range(len(labels)) if offsets[c])
-    return Choice("train.decision_bias", shifted,
-                  f"added to the output logits: validation macro-F1 {before:.4f} → {after:.4f} on {counts} "
-                  f"(the boundary moves toward the classes given positive offsets; test data not used)")
+    return Choice("train.decision_bias", shifted, f"added to {where}: validation {metric} {before:.4f} → {after:.4f} "
+                                                  f"on {counts} ({meaning}; test data not used)")
 
 
 def _label_thresholds(cfg: Config, task, model, processor, labels: list[str], validation, bf16: bool,
                       layer: torch.nn.Linear) -> Choice:
     """Label sets: one offset per label on its logit, i.e. a per-label threshold other than probability 0.5, kept
     when together they raise validation micro-F1 (the selection metric) by MIN_GAIN."""
-    index = {l: i for i, l in enumerate(labels)}
-    y = np.zeros((len(validation), len(labels)), dtype=int)
-    for r, e in enumerate(validation):
-        for l in e.labels:
-            if l in index:
-                y[r, index[l]] = 1
+    y = label_matrix([e.labels for e in validation], labels)
     scores = task.class_scores(model, processor, validation, cfg.train.max_length, cfg.train.eval_batch_size, bf16)
     offsets, before, after = choose_label_offsets(scores, y)
-    counts = f"{len(validation)} validation examples"
-    if after - before < MIN_GAIN:
-        return Choice("train.decision_bias", "none",
-                      f"no per-label threshold raises validation micro-F1 by {MIN_GAIN:.0%} ({before:.4f} → at most "
-                      f"{after:.4f}, {counts})")
-    with torch.no_grad():
-        layer.bias.add_(torch.as_tensor(offsets, dtype=layer.bias.dtype, device=layer.bias.device))
-    shifted = ", ".join(f"{labels[c]} {offsets[c]:+.1f}" for c in range(len(labels)) if offsets[c])
-    return Choice("train.decision_bias", shifted,
-                  f"added to the label logits (a label is predicted above 0): validation micro-F1 {before:.4f} → "
-                  f"{after:.4f} on {counts} (a positive offset lowers that label's threshold; test data not used)")
+    return _fold(layer, labels, offsets, before, after, "micro-F1", f"{len(validation)} validation examples",
+                 "no per-label threshold", "the label logits (a label is predicted above 0)",
+                 "a positive offset lowers that label's threshold")
