@@ -89,7 +89,7 @@ class ServeState:
         chat = None
         if hasattr(task, "chat") and hasattr(backend, "model"):  # a text-generation run: /v1/chat/completions
             chat = Batcher(chat_decoder(backend, task), max_batch=self.opts.max_batch, sub_batch=self.opts.max_batch,
-                           max_wait_ms=self.opts.max_wait_ms, name=f"{name}-v{version}-chat",
+                           max_wait_ms=self.opts.chat_max_wait_ms, name=f"{name}-v{version}-chat",
                            observe_batch=m.batch_size.labels(name, v).observe)
             chat.start()
         self.loaded[(name, version)] = lm = Loaded(name, version, backend, batcher, chat=chat,
