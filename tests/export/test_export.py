@@ -287,3 +287,17 @@ def test_auto_refuses_when_no_format_keeps_accuracy_and_leaves_nothing(cls_run, 
         export_run(cls_run, "auto", tmp_path / "exports" / "auto", max_drop=-50)  # each must gain 50 points
     assert "no export format stays within" in e.value.what and "onnx-int8" in e.value.what
     assert not (tmp_path / "exports").exists()
+
+
+def test_auto_that_fails_midway_leaves_no_candidate_behind(cls_run, tmp_path, monkeypatch):
+    import dataclasses
+
+    from tuneforge.export.formats import EXPORT_FORMATS
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+    last = FORMATS[-1]  # by then the fastest so far sits in its own directory
+    monkeypatch.setitem(EXPORT_FORMATS, last, dataclasses.replace(EXPORT_FORMATS[last], write=broken))
+    with pytest.raises(RuntimeError):
+        export_run(cls_run, "auto", tmp_path / "exports" / "auto")
+    assert not (tmp_path / "exports").exists()

@@ -128,8 +128,10 @@ def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict,
         out.mkdir()
         try:
             results[fmt] = r = _measure(ref, fmt, out, examples)
-        except BaseException:
+        except BaseException:  # nothing of this try is left behind: this candidate, nor the best so far
             shutil.rmtree(out, ignore_errors=True)
+            if best is not None:
+                shutil.rmtree(tmp.with_name(f"{tmp.name}.{best}"), ignore_errors=True)
             raise
         ok = -r["delta_points"][main] <= allowed
         if ok and (best is None or r["export_speed"] / r["fp32_speed"] > results[best]["export_speed"] /
