@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TuneforgeError
-from .readers import ReadStats, bad_row, csv_header, detect_format, read_text
+from .readers import ReadStats, bad_row, csv_header, csv_records, detect_format, read_text
 
 ROLES = ("system", "user", "assistant")
 PAIRS = (("question", "answer"), ("prompt", "response"), ("instruction", "output"))
@@ -105,18 +105,8 @@ def read_chat(path: Path, fmt: str | None, text_column: str, label_column: str, 
                                  fix="name them question,answer (or prompt,response), or set data.text_column and "
                                      "data.label_column")
         ip, ir = header.index(pair[0]), header.index(pair[1])
-        for line, row, err in rows:
-            if err is not None:
-                stats.rows += 1
-                bad_row(stats, skip_bad, "malformed line", f"{path}:{line}", err.what, err.fix)
-                continue
-            if not row or all(not c.strip() for c in row):
-                continue
+        for line, row in csv_records(path, header, rows, stats, skip_bad):
             stats.rows += 1
-            if len(row) != len(header):
-                bad_row(stats, skip_bad, "malformed line", f"{path}:{line}",
-                        f"{len(row)} fields where the header has {len(header)}", "quote fields that contain the delimiter")
-                continue
             if not row[ip].strip() or not row[ir].strip():
                 bad_row(stats, skip_bad, "empty text", f"{path}:{line}", f"empty {pair[0] if not row[ip].strip() else pair[1]!r}",
                         "fill in or delete the row")

@@ -249,6 +249,24 @@ def csv_header(path: Path, text: str, delimiter: str):
     return header, rows()
 
 
+def csv_records(path: Path, header: list[str], rows, stats: ReadStats, skip_bad: bool):
+    """The usable rows of csv_header's iterator as (line, cells): blank rows left out, and a malformed row or one
+    not as wide as the header counted and reported here (bad_row); the caller counts the rows it is given."""
+    for line, row, err in rows:
+        if err is not None:
+            stats.rows += 1
+            bad_row(stats, skip_bad, "malformed line", f"{path}:{line}", err.what, err.fix)
+            continue
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            stats.rows += 1
+            bad_row(stats, skip_bad, "malformed line", f"{path}:{line}",
+                    f"{len(row)} fields where the header has {len(header)}", "quote fields that contain the delimiter")
+            continue
+        yield line, row
+
+
 def bad_row(stats: ReadStats, skip: bool, reason: str, where: str, what: str, fix: str) -> None:
     if skip:
         stats.dropped[reason] += 1
@@ -334,19 +352,7 @@ def read_classification(path: Path, fmt: str | None, text_column: str, label_col
     else:
         header, csv_rows = csv_header(path, text, "," if fmt == "csv" else "\t")
         columns = set(header)
-        for line, row, err in csv_rows:
-            if err is not None:
-                stats.rows += 1
-                bad_row(stats, skip_bad, "malformed line", f"{path}:{line}", err.what, err.fix)
-                continue
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                stats.rows += 1
-                bad_row(stats, skip_bad, "malformed line", f"{path}:{line}",
-                         f"{len(row)} fields where the header has {len(header)}",
-                         "quote fields that contain the delimiter")
-                continue
+        for line, row in csv_records(path, header, csv_rows, stats, skip_bad):
             rows.append((line, dict(zip(header, row))))
     for col, key in ((text_column, "data.text_column"), (label_column, "data.label_column")):
         if col not in columns:
