@@ -18,20 +18,28 @@ import yaml
 POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 
 
+def write_csv(path: Path, header: list[str], rows) -> Path:
+    """A CSV file of `header` and `rows` (any iterable of lists, drawn as it is written)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
 def write_sentiment(path: Path, n: int, seed: int = 0, neg_words=("bad", "awful", "boring"), repeat: bool = False) -> Path:
     """`n` rows of `review,stars` (pos/neg, drawn at random). `repeat`: odd rows say their word twice."""
     rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["review", "stars"])
+
+    def rows():
         for i in range(n):
             lab = rng.choice(["pos", "neg"])
             word = rng.choice(POS if lab == "pos" else list(neg_words))
             again = ("and it is " + word if i % 2 else "") if repeat else None
             text = f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {again} {i}" if repeat else \
                 f"the {rng.choice(['movie', 'plot', 'cast'])} was {word} {i}"
-            w.writerow([text, lab])
-    return path
+            yield [text, lab]
+    return write_csv(path, ["review", "stars"], rows())
 
 
 def write_reviews(path: Path, n: int, seed: int) -> Path:
@@ -40,27 +48,24 @@ def write_reviews(path: Path, n: int, seed: int) -> Path:
     thresholds hold for the reference (30 validation texts) these exact reviews give; with write_sentiment's
     order the calm traffic's length PSI was 0.39, over the 0.25 alert level."""
     rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
+
+    def rows():
         for i in range(n):
             lab = rng.choice(["pos", "neg"])
-            w.writerow([f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}",
-                        lab])
-    return path
+            yield [f"the {rng.choice(['movie', 'plot', 'cast'])} was {rng.choice(POS if lab == 'pos' else NEG)} {i}", lab]
+    return write_csv(path, ["text", "label"], rows())
 
 
 def write_long_reviews(path: Path, n: int, seed: int, filler: str) -> Path:
     """`n` rows of `text,label` whose only sentiment word is the last one, after `filler`: invisible to a
     truncation that keeps only a text's head."""
     rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
+
+    def rows():
         for i in range(n):
             lab = rng.choice(["pos", "neg"])
-            w.writerow([f"{filler} {i} " + rng.choice(["great", "lovely"] if lab == "pos" else ["awful", "terrible"]), lab])
-    return path
+            yield [f"{filler} {i} " + rng.choice(["great", "lovely"] if lab == "pos" else ["awful", "terrible"]), lab]
+    return write_csv(path, ["text", "label"], rows())
 
 
 # Multi-label: each word present adds its label; a text names one to three of them.
@@ -71,14 +76,13 @@ def write_label_sets(path: Path, n: int, seed: int, separator: str = "|") -> Pat
     """`n` rows of `text,label` where the label cell is a set (`acting|story`): every topic word in the text adds
     its label (TOPIC_WORDS), in a random order, so a label is learnable from one word."""
     rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
+
+    def rows():
         for i in range(n):
             words = rng.sample(sorted(TOPIC_WORDS), rng.choice([1, 1, 2, 3]))
             text = " and the ".join(f"{word} was {rng.choice(POS + NEG)}" for word in words)
-            w.writerow([f"the {text} {i}", separator.join(TOPIC_WORDS[word] for word in words)])
-    return path
+            yield [f"the {text} {i}", separator.join(TOPIC_WORDS[word] for word in words)]
+    return write_csv(path, ["text", "label"], rows())
 
 
 # Text generation: each topic has one answer, so a 2-layer random decoder can learn to give it.
