@@ -98,12 +98,8 @@ def paired(fine: list[float], base: list[float], rng: np.random.Generator, n: in
 
 
 def cpu() -> dict:
-    import platform
-
-    import torch
-    name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")), platform.processor())
-    return {"model_name": name, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    from tuneforge.tasks.base import cpu_description  # the record export --format auto writes too
+    return cpu_description()
 
 
 def run_arm(lang: str, arm: str, epochs: float, limit: int | None, bf16: str) -> dict:
