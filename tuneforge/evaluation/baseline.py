@@ -18,7 +18,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..tasks.class_metrics import accuracy_macro_f1, label_set_f1
+from ..tasks.class_metrics import accuracy_macro_f1, label_matrix, label_set_f1
 from .logit_offsets import MIN_GAIN, choose_label_offsets, choose_offsets
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -126,13 +126,9 @@ def tfidf_label_set_baseline(train, validation, test, labels: list[str], seed: i
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
     t0 = time.perf_counter()
-    index = {l: i for i, l in enumerate(labels)}
 
     def matrix(examples):
-        y = np.zeros((len(examples), len(labels)), dtype=int)
-        for r, e in enumerate(examples):
-            y[r, [index[l] for l in e.labels if l in index]] = 1
-        return y
+        return label_matrix([e.labels for e in examples], labels)
 
     y_train = matrix(train)
     vec, features = vectorizer([e.text for e in train])
