@@ -16,10 +16,11 @@ from .verb import Verb
 
 def cmd_train(a) -> int:
     from ..config import load_config
-    from ..train.run import train
+    from ..train.run import leave_process_group, train
     cfg = load_config(a.config, a.overrides)
     out = train(cfg, progress=not a.quiet, overwrite=a.overwrite,
                 verbosity="quiet" if a.quiet else "verbose" if a.verbose else "normal")
+    leave_process_group()
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))

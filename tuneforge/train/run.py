@@ -110,6 +110,17 @@ def train(cfg: Config, progress: bool = True, overwrite: bool = False, callbacks
         return _train(cfg, progress and verbosity != QUIET, overwrite, callbacks, on_trainer, verbosity)
 
 
+def leave_process_group() -> None:
+    """Each process of a multi-process run calls this once, when its part is done (the writer after writing).
+    A process that exits with the gloo group still alive can abort in interpreter finalisation ("terminate
+    called without an active exception", SIGABRT): gloo's worker threads outlive Python. No barrier: the
+    writer's test evaluation may take longer than the group's timeout, and nothing after training is
+    collective."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _train(cfg: Config, progress: bool, overwrite: bool, callbacks, on_trainer, verbosity: str) -> Path:
     out = Path(cfg.output_dir)
     # Before any data is read or model trained (SetFit included): an output_dir that is a file, under a
