@@ -39,3 +39,16 @@ def test_each_row_stops_at_its_own_limit_and_streams_its_own_pieces(loaded):
     for row in range(3):
         assert "".join(pieces[row]).strip() == res[row]["text"]
     assert len(pieces[1]) >= 2  # pieces as the tokens come, not one at the end
+
+
+def test_predict_and_evaluation_answer_as_the_chat_route_does(loaded):
+    """One decoder for every path: `predict` (and the run's evaluation, through the same `generate`) answers each
+    question as the server's chat route does, a question longer than train.max_length cut the same way."""
+    long_question = " ".join(["the music is not a plot and"] * 40) + " mary is the plot ?"
+    questions = QUESTIONS + [long_question]
+    assert len(loaded.tokenizer(long_question)["input_ids"]) > loaded.cfg.train.max_length
+    served = get_task("text-generation").chat(loaded.model, loaded.tokenizer,
+                                              [[{"role": "user", "content": q}] for q in questions], [8] * 4,
+                                              Sampling(), loaded.cfg.train.max_length, False)
+    predicted = loaded.predict(questions, batch_size=2)
+    assert [p["generated"] for p in predicted] == [r["text"] for r in served]

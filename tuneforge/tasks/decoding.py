@@ -55,6 +55,8 @@ class _Rows(BaseStreamer, StoppingCriteria):
             self._emit(row, final=self.reason[row] is not None)
 
     def _emit(self, row: int, final: bool) -> None:
+        if self.on_piece is None and not final:
+            return  # nobody streams (evaluation, predict): decode each answer once, at its end
         text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
         if text.endswith("\ufffd") and not final:  # a character split across tokens: wait for its other part
             return

@@ -18,6 +18,7 @@ import re
 import numpy as np
 import torch
 
+from ..config.schema import GenerateConfig
 from ..data.chat import ChatExample
 from ..data.report import token_lengths
 from .base import Task, TaskDefaults, autocast, register_task
@@ -163,34 +164,32 @@ class TextGenerationTask(Task):
                 total, count = total + float(nll), count + int((target != IGNORE).sum())
         return total / max(1, count)
 
-    def generate(self, model, tokenizer, conversations: list[list[dict]], batch_size: int, bf16: bool,
-                 progress: bool = False) -> list[str]:
-        """Answers to conversations (each ending with a user turn), in input order; batches of similar length,
-        left-padded so every prompt ends where generation starts."""
+    def generate(self, model, tokenizer, conversations: list[list[dict]], max_length: int, batch_size: int,
+                 bf16: bool, progress: bool = False) -> list[str]:
+        """Answers to conversations (each ending with a user turn), in input order, with the run's generation
+        settings: the server's decoder (`decode_together`) on batches of similar prompt length, each prompt cut to
+        `max_length` tokens as the server cuts it, so evaluation, predict and the chat route answer alike."""
         from tqdm.auto import tqdm
-        plain = not getattr(tokenizer, "chat_template", None)
-        prompts = [tokenizer(render_prompt(tokenizer, c), add_special_tokens=plain)["input_ids"] for c in conversations]
+        g = model.generation_config
+        sampling = Sampling(temperature=g.temperature or 0.0, top_p=g.top_p or 1.0) if g.do_sample else Sampling()
+        # a run's generation_config.json always holds it (set_generation); a hand-edited one may not
+        limit = g.max_new_tokens or GenerateConfig().max_new_tokens
+        prompts = [self.prompt_ids(tokenizer, c, max_length) for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         out: list[str] = [""] * len(prompts)
-        model.eval()
-        pad = tokenizer.pad_token_id
-        with torch.inference_mode(), autocast(bf16):
-            for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, unit="batch"):
-                idx = order[s:s + batch_size]
-                width = max(len(prompts[i]) for i in idx)
-                ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in idx], device=model.device)
-                mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx],
-                                    device=model.device)
-                new = model.generate(input_ids=ids, attention_mask=mask)[:, width:]
-                for j, i in enumerate(idx):
-                    out[i] = tokenizer.decode(new[j], skip_special_tokens=True).strip()
+        for s in tqdm(range(0, len(order), batch_size), desc="generate", disable=not progress, unit="batch"):
+            idx = order[s:s + batch_size]
+            done = decode_together(model, tokenizer, [prompts[i] for i in idx], [limit] * len(idx), sampling, bf16)
+            for i, answer in zip(idx, done):
+                out[i] = answer["text"]
         return out
 
     def evaluate(self, model, tokenizer, examples, labels, max_length: int, batch_size: int, bf16: bool,
                  progress: bool = True) -> dict:
         loss = self.answer_loss(model, tokenizer, examples, max_length, batch_size, bf16)
         scored = examples if self.eval_limit is None else examples[:self.eval_limit]
-        answers = self.generate(model, tokenizer, [e.messages[:-1] for e in scored], batch_size, bf16, progress)
+        answers = self.generate(model, tokenizer, [e.messages[:-1] for e in scored], max_length, batch_size, bf16,
+                                progress)
         per = answer_scores(answers, [e.response for e in scored])
         metrics = {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
         if per:  # generate.eval_limit 0: no answers, no answer scores
@@ -215,7 +214,8 @@ class TextGenerationTask(Task):
 
     def predict(self, model, tokenizer, texts: list[str], labels, max_length: int, batch_size: int,
                 bf16: bool) -> list[dict]:
-        answers = self.generate(model, tokenizer, [[{"role": "user", "content": t}] for t in texts], batch_size, bf16)
+        answers = self.generate(model, tokenizer, [[{"role": "user", "content": t}] for t in texts], max_length,
+                                batch_size, bf16)
         return [{"text": t, "generated": a} for t, a in zip(texts, answers)]
 
     @staticmethod
