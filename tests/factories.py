@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import random
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -163,3 +165,9 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+def run_cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """`tuneforge ARGS...` in a fresh interpreter, as a user runs it: exit status, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)

@@ -5,8 +5,6 @@ dashboard's error view."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -21,14 +19,10 @@ from tuneforge.errors import TuneforgeError
 from tuneforge.evaluation.logit_offsets import choose_label_offsets
 from tuneforge.tasks.class_metrics import label_set_confusion, label_set_f1
 
-from factories import TOPIC_WORDS, make_config, write_label_sets
+from factories import TOPIC_WORDS, make_config, run_cli, write_label_sets
 
 TASK = "multi-label-classification"
 LABELS = sorted(TOPIC_WORDS.values())
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def config_for(tmp: Path, backbone: Path, data: dict, **train):

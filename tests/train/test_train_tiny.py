@@ -17,18 +17,13 @@ import yaml
 from tuneforge.config import load_config
 from tuneforge.train.run import train
 
-from factories import NEG, make_config, write_ner
+from factories import NEG, make_config, run_cli, write_ner
 from factories import write_sentiment as _write_sentiment
 
 
 def write_sentiment(path: Path, n: int, seed: int = 0) -> Path:
     """This file's data: all four negative words, odd rows saying their word twice."""
     return _write_sentiment(path, n, seed, NEG, repeat=True)
-
-
-def run_cli(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
 
 
 def test_classification_run_directory_is_complete_and_learns(tmp_path, tiny_bert):
