@@ -19,8 +19,12 @@ import yaml
 from tuneforge.config import load_config
 from tuneforge.errors import TuneforgeError
 from tuneforge.export import FORMATS, ExportedRun, export_run, load_predictor
+from tuneforge.export.formats import formats_for
 from tuneforge.rundir import LoadedRun
+from tuneforge.tasks.base import get_task
 from tuneforge.train.run import train
+
+CLASSIFIER_FORMATS = formats_for(get_task("text-classification"))  # the GGUF formats: tests/export/test_gguf.py
 
 POS, NEG = ["good", "great", "excellent", "lovely"], ["bad", "awful", "terrible", "boring"]
 TEXTS = ["the cast was lovely", "the movie was terrible", "good", "the plot was boring and the music was poor " * 3]
@@ -71,7 +75,7 @@ def cls_onnx(cls_run) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "onnx"])
+@pytest.mark.parametrize("fmt", [f for f in CLASSIFIER_FORMATS if f != "onnx"])
 def test_each_format_exports_scores_and_predicts(cls_run, tmp_path, fmt):
     out, info = export_run(cls_run, fmt, tmp_path / fmt)
     assert out == tmp_path / fmt and not list(tmp_path.glob(".*partial"))
@@ -213,7 +217,7 @@ def test_every_format_is_one_registered_spec():
         assert not [f for f in FORMATS if f'"{f}"' in source], module.__name__
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", CLASSIFIER_FORMATS)
 def test_a_texts_answer_does_not_depend_on_its_batch_companions(cls_run, tmp_path, fmt):
     """In a micro-batching server one caller's answer must not depend on other callers' texts. The int8 formats'
     per-batch activation scales would make it so; their loaders run each text alone (formats.OneTextAtATime)."""
@@ -272,14 +276,14 @@ def test_one_text_at_a_time_removes_a_dependence_on_the_batch():
 def test_auto_measures_every_format_and_keeps_the_fastest_that_keeps_accuracy(cls_run, tmp_path):
     out, info = export_run(cls_run, "auto", tmp_path / "auto")
     auto = info["auto"]
-    assert set(auto["candidates"]) == set(FORMATS)
+    assert set(auto["candidates"]) == set(CLASSIFIER_FORMATS)
     kept = {f: c for f, c in auto["candidates"].items() if -c["delta_points"] <= 0.5}
     assert auto["chosen"] == info["format"] == max(kept, key=lambda f: kept[f]["speed_ratio"])
     assert auto["cpu"]["model_name"] and auto["cpu"]["torch_cpu_capability"]
     assert [p.name for p in tmp_path.iterdir()] == ["auto"]  # the other candidates' directories are gone
     fp32 = load_predictor(cls_run).predict(TEXTS)
     assert [p["label"] for p in load_predictor(out).predict(TEXTS)] == [p["label"] for p in fp32]
-    assert f"{info['format']} (auto: fastest of {len(FORMATS)} on" in (cls_run / "README.md").read_text()
+    assert f"{info['format']} (auto: fastest of {len(CLASSIFIER_FORMATS)} on" in (cls_run / "README.md").read_text()
 
 
 def test_auto_refuses_when_no_format_keeps_accuracy_and_leaves_nothing(cls_run, tmp_path):
@@ -296,7 +300,7 @@ def test_auto_that_fails_midway_leaves_no_candidate_behind(cls_run, tmp_path, mo
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
-    last = FORMATS[-1]  # by then the fastest so far sits in its own directory
+    last = CLASSIFIER_FORMATS[-1]  # by then the fastest so far sits in its own directory
     monkeypatch.setitem(EXPORT_FORMATS, last, dataclasses.replace(EXPORT_FORMATS[last], write=broken))
     with pytest.raises(RuntimeError):
         export_run(cls_run, "auto", tmp_path / "exports" / "auto")

@@ -4,8 +4,6 @@ LoRA, the untuned baseline, ROUGE-L/chrF, generation through predict, plain tran
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,13 +15,9 @@ from tuneforge.errors import TuneforgeError
 from tuneforge.tasks.base import get_task
 from tuneforge.tasks.text_generation import IGNORE, answer_scores
 
-from factories import ANSWERS, make_config, write_qa
+from factories import ANSWERS, make_config, run_cli, write_qa
 
 TASK = "text-generation"
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuneforge.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def read(tmp_path: Path, backbone: Path, name: str, text: str, **data):
@@ -122,9 +116,9 @@ def test_predict_generates_as_plain_transformers_does(qa_run):
     assert tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip() == ours[0]["generated"]
 
 
-def test_export_says_the_run_is_its_own_export(qa_run):
+def test_export_refuses_a_classifier_format_for_a_decoder(qa_run):
     r = run_cli("export", str(qa_run), "--format", "onnx")
-    assert r.returncode == 2 and "exported as it is" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "gguf, gguf-q8_0" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_lora_keeps_its_adapter_and_learns(tmp_path, tiny_llama):

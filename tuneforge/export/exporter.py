@@ -23,7 +23,7 @@ from ..evaluation.reference import REFERENCE
 from ..rundir import CONFIG_FILE, LABELS_FILE, load_run
 from ..writing import check_output_dir
 from .card import add_export_row
-from .formats import FORMATS, export_format
+from .formats import FORMATS, export_format, formats_for
 from .load import EXPORT_INFO, is_export
 
 MB = 1024 * 1024  # sizes in MiB, as `ls -lh` and `du -h` show them
@@ -80,9 +80,15 @@ def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
     return res["metrics"], len(examples) / (time.perf_counter() - t0)
 
 
+def _main(task) -> str:
+    """The score an export is held to, in points: the task's selection metric, or its export_metric where that
+    metric does not read as points (text generation selects on loss, and is held to ROUGE-L)."""
+    return task.export_metric or task.metric_for_best
+
+
 def _headline(task, metrics: dict) -> dict:
-    # the selection metric, plus accuracy where the task reports one (token accuracy is not compared)
-    keys = [k for k in task.headline_metrics if k in (task.metric_for_best, "accuracy")]
+    # the main score, plus accuracy where the task reports one (token accuracy is not compared)
+    keys = [k for k in task.headline_metrics if k in (_main(task), "accuracy")]
     return {k: round(float(metrics[k]), 6) for k in keys}
 
 
@@ -101,6 +107,8 @@ def _assemble(run, fmt: str, out: Path) -> None:
         shutil.copy2(run.path / REFERENCE, out / REFERENCE)
     if spec.needs_hf_config:  # the HF config documents architecture and id2label; torch formats write their own
         shutil.copy2(run.path / "config.json", out / "config.json")
+    if (run.path / "generation_config.json").is_file() and not (out / "generation_config.json").is_file():
+        shutil.copy2(run.path / "generation_config.json", out / "generation_config.json")  # a decoder's settings
 
 
 def _measure(ref, fmt: str, out: Path, examples: list) -> dict:
@@ -121,9 +129,14 @@ def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict,
     a text the same alone or in a batch (tests/export), so none is ruled out for that. Returns (format, its
     measurement, the record of the choice); the winner is left in `tmp`."""
     from ..tasks.base import cpu_description
-    allowed, main = min(max_drop, AUTO_MAX_DROP), ref.task.metric_for_best
+    allowed, main = min(max_drop, AUTO_MAX_DROP), _main(ref.task)
+    candidates = [f for f in formats_for(ref.task) if export_format(f).in_auto]
+    if not candidates:
+        raise TuneforgeError(f"--format auto measures the formats tuneforge serves faster than fp32; a "
+                             f"{ref.cfg.task} run has none", where="--format auto",
+                             fix=f"name one: {', '.join(formats_for(ref.task))}, or serve the run directory itself")
     results, best = {}, None
-    for fmt in FORMATS:
+    for fmt in candidates:
         out = tmp.with_name(f"{tmp.name}.{fmt}")
         out.mkdir()
         try:
@@ -141,7 +154,7 @@ def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict,
             best = fmt
         else:
             shutil.rmtree(out, ignore_errors=True)
-    record = {"rule": f"the fastest against fp32 of {', '.join(FORMATS)} within {allowed:g} points of {main}",
+    record = {"rule": f"the fastest against fp32 of {', '.join(candidates)} within {allowed:g} points of {main}",
               "cpu": cpu_description(), "chosen": best,
               "candidates": {f: {"speed_ratio": round(r["export_speed"] / r["fp32_speed"], 3),
                                  "export_samples_per_s": round(r["export_speed"], 2),
@@ -172,11 +185,16 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     target = Path(output) if output else run_path / "exports" / fmt
     _check_request(run_path, fmt, target, overwrite, max_drop)
     ref = load_run(run_path)  # raises 'not a finished tuneforge run' for anything else
-    if ref.task.export_note:  # every format here traces a tokenizer-fed classifier graph
-        raise TuneforgeError(ref.task.export_note, where=str(run_path),
-                             fix=f"register the run itself: tuneforge registry add NAME {run_path}")
+    fits = formats_for(ref.task)
+    if not fits:
+        raise TuneforgeError(ref.task.export_note or f"a {ref.cfg.task} run has no export format",
+                             where=str(run_path), fix=f"register the run itself: tuneforge registry add NAME {run_path}")
+    if fmt not in fits and fmt != AUTO:
+        holds = "a decoder that generates text" if export_format(fmt).decoder else "a text classifier's graph"
+        raise TuneforgeError(f"{fmt} holds {holds}; a {ref.cfg.task} run exports as {', '.join(fits)}", where="--format",
+                             fix=f"use one of: {', '.join(fits)}")
     split, examples = _reference_examples(ref.cfg)
-    main = ref.task.metric_for_best
+    main = _main(ref.task)
 
     made_parent = not target.parent.exists()
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The four export formats as registered specs: how each is written from the fp32 model, which files hold its
+"""The export formats as registered specs: how each is written from the fp32 model, which files hold its
 weights, and how it is loaded back.
 
 Writing and loading sit side by side so the export that `tuneforge export` evaluates is loaded by the
@@ -16,6 +16,8 @@ exporter, the loader, the CLI's help and the card ask the registry instead of te
               refuses it there; per-channel scales lost 3 points, and leaving the head in fp32 changed
               nothing (the loss is in the encoder). ONNX int8 lost 0.5 on the same run.
 - bf16        every weight cast to bfloat16: half the size; fast only where the CPU has native bf16.
+- gguf, gguf-q8_0   a text-generation run (Llama-family decoder) as one GGUF file for llama.cpp, fp16 or 8-bit
+              matrices (export/gguf_model.py).
 
 Both int8 formats quantize activations with one scale per input tensor, computed at run time: in a batch, the
 scale comes from all of its texts, so one text's answer depended on its companions (a polarity run: 4 of 200 test
@@ -38,6 +40,8 @@ from types import SimpleNamespace
 from typing import Callable
 
 import torch
+
+from .gguf_model import GGUF_FILE, load_gguf, write_gguf
 
 ONNX_FILE = "model.onnx"
 INT8_STATE = "model.int8.pt"
@@ -205,6 +209,12 @@ class ExportFormat:
     # Batched as is, a text's answer would depend on its batch companions (activation scales per batch): its
     # loader runs texts one at a time (OneTextAtATime); tests/export/test_export.py checks every format
     one_at_a_time: bool = False
+    # What the format holds: a text classifier's graph (False) or a decoder that generates text (True, GGUF); a
+    # run is exported only in the formats of its kind (Task.export_kind)
+    decoder: bool = False
+    # Measured by `--format auto`: formats tuneforge serves faster than fp32. GGUF is for llama.cpp; read back
+    # here it is dequantized to fp32, so its speed says nothing of llama.cpp's
+    in_auto: bool = True
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {}
@@ -226,7 +236,20 @@ register_format(ExportFormat("torch-int8", "PyTorch, every Linear int8 (dynamic 
                              one_at_a_time=True))
 register_format(ExportFormat("bf16", "PyTorch, every weight bfloat16 (half the size)",
                              lambda m, tok, out: write_bf16(m, out), load_bf16, ("model.safetensors",)))
+register_format(ExportFormat("gguf", "GGUF for llama.cpp, fp16 matrices (Llama-family decoders: SmolLM2)",
+                             lambda m, tok, out: write_gguf(m, tok, out / GGUF_FILE, "F16"), load_gguf,
+                             (GGUF_FILE,), decoder=True, in_auto=False))
+register_format(ExportFormat("gguf-q8_0", "GGUF for llama.cpp, 8-bit Q8_0 matrices (about half of fp16)",
+                             lambda m, tok, out: write_gguf(m, tok, out / GGUF_FILE, "Q8_0"), load_gguf,
+                             (GGUF_FILE,), decoder=True, in_auto=False))
 FORMATS = tuple(EXPORT_FORMATS)  # the names, in registration order (the CLI's help, error messages)
+
+
+def formats_for(task) -> tuple[str, ...]:
+    """The formats a run of `task` exports to: a classifier's graphs, a decoder's GGUF, or none (images)."""
+    if task.export_kind is None:
+        return ()
+    return tuple(n for n, f in EXPORT_FORMATS.items() if f.decoder == (task.export_kind == "decoder"))
 
 
 def export_format(name: str) -> ExportFormat:

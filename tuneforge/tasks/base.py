@@ -96,7 +96,11 @@ class Task:
     confusion_title: str = "Test confusion"  # the confusion_matrix.png title (NER: by entity type per word)
     greater_is_better: bool = True  # of metric_for_best (text generation selects on validation loss: lower)
     predicts_labels: bool = True  # predictions carry a label and confidence that drift counts (generation: text)
-    export_note: str | None = None  # why `tuneforge export` does not apply to this task's runs; None: it does
+    # What `tuneforge export` writes of this task's runs: "classifier" graphs (ONNX, int8, bf16), a "decoder"
+    # (GGUF), or None with export_note saying why nothing
+    export_kind: str | None = "classifier"
+    export_note: str | None = None
+    export_metric: str | None = None  # the score an export may not lose (points); None: metric_for_best
     # Training batches from whole-data length buckets (train/trainer.py LengthBuckets) rather than transformers'
     # mega-batches: for long-tailed sequences (chats), where padding is most of a step; the classifiers keep
     # transformers' grouping, which their measured numbers (BENCHMARKS.md) were made with.

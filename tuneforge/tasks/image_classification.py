@@ -73,6 +73,7 @@ class ImageCollator:
 @register_task("image-classification")
 class ImageClassificationTask(ClassificationMetrics, Task):
     metric_for_best = "macro_f1"
+    export_kind = None
     export_note = "exports are built for text models; an image run is served from its run directory"
     takes_text = False
     input_kind = "images"

@@ -69,8 +69,10 @@ class TextGenerationTask(Task):
     predicts_labels = False
     length_buckets = True  # answers from a word to a paragraph: mega-batches padded most rows to the longest
     peft_task_type = "CAUSAL_LM"
-    export_note = ("a text-generation run is exported as it is: merged safetensors, its tokenizer and "
-                   "generation_config.json, which transformers and `tuneforge serve` load")
+    # The run directory itself is the Hugging Face export (merged safetensors, tokenizer, generation_config.json);
+    # `tuneforge export --format gguf` adds a llama.cpp file
+    export_kind = "decoder"
+    export_metric = "rouge_l"  # loss is not in points: an export is held to the answers it generates
     # Full fine-tuning of a 135M decoder: 5e-5 is the usual instruction-tuning rate; LoRA's is 10x (methods/)
     defaults = TaskDefaults(learning_rate=5e-5, head_learning_rate=5e-5, num_layers=None, dropout=None,
                             freeze_embeddings=False)
