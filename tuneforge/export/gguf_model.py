@@ -72,6 +72,11 @@ def _vocabulary(tokenizer, writer, n_vocab: int) -> None:
         tid = getattr(tokenizer, f"{name}_token_id", None)
         if tid is not None:
             getattr(writer, f"add_{name}_token_id")(tid)
+    # Whether encoding adds BOS/EOS around a text, as the tokenizer itself does (SmolLM2's adds neither: its chat
+    # template writes <|im_start|>); llama.cpp's default for a gpt2 vocabulary need not agree, so it is written out.
+    ids = tokenizer("a")["input_ids"]
+    writer.add_add_bos_token(bool(ids) and ids[0] == tokenizer.bos_token_id)
+    writer.add_add_eos_token(bool(ids) and ids[-1] == tokenizer.eos_token_id)
     if getattr(tokenizer, "chat_template", None):
         writer.add_chat_template(tokenizer.chat_template)
 
