@@ -49,7 +49,7 @@ def test_gguf_holds_the_runs_model_tokenizer_and_template(bpe_qa_run, tmp_path):
     import gguf  # transformers does not read the template back; llama.cpp does, from this field
     fields = gguf.GGUFReader(str(out / GGUF_FILE)).fields
     assert fields["tokenizer.chat_template"].contents() == run_tok.chat_template
-    assert fields["general.architecture"].contents() == "llama" and fields["tokenizer.ggml.pre"].contents() == "gpt2"
+    assert fields["general.architecture"].contents() == "llama" and fields["tokenizer.ggml.pre"].contents() == "gpt-2"
     ours, theirs = (AutoModelForCausalLM.from_pretrained(bpe_qa_run),
                     AutoModelForCausalLM.from_pretrained(out, gguf_file=GGUF_FILE, dtype=torch.float32))
     ids = run_tok(prompt, return_tensors="pt")

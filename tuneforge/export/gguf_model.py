@@ -26,7 +26,7 @@ GGUF_FILE = "model.gguf"
 # The Hugging Face pre-tokenizers llama.cpp reproduces, by the name its vocabulary loader knows them. Byte-level
 # BPE splits text with GPT-2's pattern first; SmolLM2 splits every digit apart before that.
 _PRE_TOKENIZERS = {
-    (("ByteLevel", True),): "gpt2",
+    (("ByteLevel", True),): "gpt-2",  # llama.cpp's name ("gpt2" is refused: unknown pre-tokenizer type)
     (("Digits", True), ("ByteLevel", False)): "smollm",
 }
 
