@@ -95,3 +95,21 @@ def test_a_classifier_run_is_not_exported_as_gguf(tmp_path, tiny_bert):
                                          "text_column": "review", "label_column": "stars"}, epochs=1)), progress=False)
     r = run_cli("export", str(run), "--format", "gguf")
     assert r.returncode == 2 and "a decoder that generates text" in r.stderr and "onnx-int8" in r.stderr
+
+
+def test_the_server_answers_from_a_gguf_export_through_the_openai_client(bpe_qa_run, tmp_path):
+    """A GGUF export registered and served: /v1/chat/completions (the official client) answers as the run does."""
+    import openai
+
+    from factories import LiveServer
+    from tuneforge.export import export_run
+    from tuneforge.serve.app import ServeOptions
+    from tuneforge.server import create_app
+    from tuneforge.store.registry import Registry
+    out, _ = export_run(bpe_qa_run, "gguf", tmp_path / "gguf", update_card=False)
+    Registry(tmp_path / "reg").add("faq", out, stage="production")
+    expected = load_predictor(bpe_qa_run).predict(QUESTIONS[:1])[0]["generated"]
+    with LiveServer(create_app(ServeOptions(registry=str(tmp_path / "reg"), poll_s=0)), ready_path="/readyz") as s:
+        client = openai.OpenAI(base_url=f"{s.url}/v1", api_key="not-checked", max_retries=0, timeout=120)
+        r = client.chat.completions.create(model="faq", messages=[{"role": "user", "content": QUESTIONS[0]}])
+    assert r.choices[0].message.content == expected

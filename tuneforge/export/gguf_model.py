@@ -23,8 +23,9 @@ import numpy as np
 from ..errors import TuneforgeError
 
 GGUF_FILE = "model.gguf"
-# The Hugging Face pre-tokenizers llama.cpp reproduces, by the name its vocabulary loader knows them. Byte-level
-# BPE splits text with GPT-2's pattern first; SmolLM2 splits every digit apart before that.
+# The Hugging Face pre-tokenizers llama.cpp reproduces, by the name its vocabulary loader knows them: byte-level BPE
+# splitting with GPT-2's pattern (SmolLM2-135M-Instruct's), or that after a step splitting every digit apart
+# (llama.cpp's "smollm" pattern).
 _PRE_TOKENIZERS = {
     (("ByteLevel", True),): "gpt-2",  # llama.cpp's name ("gpt2" is refused: unknown pre-tokenizer type)
     (("Digits", True), ("ByteLevel", False)): "smollm",

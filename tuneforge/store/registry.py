@@ -32,8 +32,8 @@ from ..rundir import LABELS_FILE, METRICS_FILE
 
 STAGES = ("none", "staging", "production", "archived")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # a directory name and a URL path segment
-# Weights of a run (safetensors) or an export (ONNX, int8 state dict); not training_args.bin, a pickle.
-WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx.data", ".onnx_data", ".pt")
+# Weights of a run (safetensors) or an export (ONNX, int8 state dict, GGUF); not training_args.bin, a pickle.
+WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".onnx.data", ".onnx_data", ".pt", ".gguf")
 INCOMING_MAX_AGE_S = 24 * 3600
 
 SCHEMA = (
