@@ -133,7 +133,10 @@ def cmd_predict(a) -> int:
 
 def cmd_export(a) -> int:
     from ..export import export_run
-    out, info = export_run(a.run, a.format, a.output, force=a.force, overwrite=a.overwrite, max_drop=a.max_drop)
+    from ..train.console import NORMAL, transformers_output
+    with transformers_output(NORMAL):  # transformers' loading bars and warnings silenced; the passes' bars shown
+        out, info = export_run(a.run, a.format, a.output, force=a.force, overwrite=a.overwrite, max_drop=a.max_drop,
+                               progress=True)
     m, main, sp = info["metrics"], info["main_metric"], info["speed"]
     print(f"{info['format']} export: {out}\n"
           f"  size {info['size_mb']} MB (fp32 {info['fp32_size_mb']} MB)\n"
@@ -208,6 +211,7 @@ VERBS = (
          _evaluate_args, cmd_evaluate),
     Verb('predict', 'predict with a finished run; JSON lines out',
          _predict_args, cmd_predict),
-    Verb('export', 'export a run (onnx, onnx-int8, torch-int8, bf16), scored against fp32',
+    Verb('export',
+         'export a run (onnx, onnx-int8, torch-int8, bf16; gguf, gguf-q8_0 for text generation), scored against fp32',
          _export_args, cmd_export),
 )

@@ -67,7 +67,7 @@ def _reference_examples(cfg) -> tuple[str, list]:
                          where=cfg.config_path or CONFIG_FILE, fix="train with a validation split")
 
 
-def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
+def _timed_evaluate(run, model, examples: list, progress: bool = False) -> tuple[dict, float]:
     """(metrics, samples/s) of one full pass: tokenising, length-sorted batches, post-processing."""
     t = run.cfg.train
     # Warm-up outside the clock: first calls pay one-off costs (ORT arena, kernel selection, lazy imports).
@@ -76,7 +76,7 @@ def _timed_evaluate(run, model, examples: list) -> tuple[dict, float]:
     t0 = time.perf_counter()
     # bf16=False: the reference is the fp32 model, and the exports carry their own precision.
     res = run.task.evaluate(model, run.tokenizer, examples, run.labels, t.max_length, t.eval_batch_size, False,
-                            progress=False)
+                            progress=progress)  # a decoder's answers take minutes: the CLI shows their bar
     return res["metrics"], len(examples) / (time.perf_counter() - t0)
 
 
@@ -111,19 +111,19 @@ def _assemble(run, fmt: str, out: Path) -> None:
         shutil.copy2(run.path / "generation_config.json", out / "generation_config.json")  # a decoder's settings
 
 
-def _measure(ref, fmt: str, out: Path, examples: list) -> dict:
+def _measure(ref, fmt: str, out: Path, examples: list, progress: bool = False) -> dict:
     """Write `fmt` into `out`, load it as load_predictor will, and score it on `examples` right after the fp32
     model (back to back, after the CPU-heavy export: both passes see the same machine)."""
     _assemble(ref, fmt, out)
     exported = export_format(fmt).load(out, ref.task)
-    fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples)
-    exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples)
+    fp32_metrics, fp32_speed = _timed_evaluate(ref, ref.model, examples, progress)
+    exp_metrics, exp_speed = _timed_evaluate(ref, exported, examples, progress)
     a, b = _headline(ref.task, fp32_metrics), _headline(ref.task, exp_metrics)
     return {"fp32": a, "export": b, "delta_points": {k: round((b[k] - a[k]) * 100, 4) for k in a},
             "fp32_speed": fp32_speed, "export_speed": exp_speed}
 
 
-def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict, dict]:
+def _choose(ref, tmp: Path, examples: list, max_drop: float, progress: bool = False) -> tuple[str, dict, dict]:
     """--format auto: every format written and measured in turn (each beside its own fp32 pass); the fastest
     relative to fp32 among those within min(max_drop, AUTO_MAX_DROP) points wins. Every registered format answers
     a text the same alone or in a batch (tests/export), so none is ruled out for that. Returns (format, its
@@ -140,7 +140,7 @@ def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict,
         out = tmp.with_name(f"{tmp.name}.{fmt}")
         out.mkdir()
         try:
-            results[fmt] = r = _measure(ref, fmt, out, examples)
+            results[fmt] = r = _measure(ref, fmt, out, examples, progress)
         except BaseException:  # nothing of this try is left behind: this candidate, nor the best so far
             shutil.rmtree(out, ignore_errors=True)
             if best is not None:
@@ -171,13 +171,15 @@ def _choose(ref, tmp: Path, examples: list, max_drop: float) -> tuple[str, dict,
 
 
 def export_run(run: str | Path, fmt: str, output: str | Path | None = None, force: bool = False,
-               overwrite: bool = False, max_drop: float = 1.0, update_card: bool = True) -> tuple[Path, dict]:
+               overwrite: bool = False, max_drop: float = 1.0, update_card: bool = True,
+               progress: bool = False) -> tuple[Path, dict]:
     """Export `run` as `fmt` into `output` (default RUN/exports/FMT); returns (directory, export.json).
 
     `fmt` "auto": every format measured on this machine, the fastest within 0.5 points chosen (export.json
     `auto` records the candidates, the rule and the CPU). `max_drop`: points of the task's main metric (macro_f1,
-    micro_f1, entity_f1) the export may lose against fp32 before it is refused; `force` keeps it anyway.
-    `update_card=False` leaves the run's README.md alone (benchmarks export into scratch directories)."""
+    micro_f1, entity_f1; rouge_l for a decoder) the export may lose against fp32 before it is refused; `force` keeps
+    it anyway. `update_card=False` leaves the run's README.md alone (benchmarks export into scratch directories).
+    `progress`: the evaluation passes' bars (the CLI's; a decoder's generated answers take minutes)."""
     import onnxruntime
     import torch
 
@@ -202,9 +204,9 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
     try:
         auto = None
         if fmt == AUTO:
-            fmt, r, auto = _choose(ref, tmp, examples, max_drop)
+            fmt, r, auto = _choose(ref, tmp, examples, max_drop, progress)
         else:
-            r = _measure(ref, fmt, tmp, examples)
+            r = _measure(ref, fmt, tmp, examples, progress)
         delta = r["delta_points"]
         refused = -delta[main] > max_drop
         if refused and not force:

@@ -145,9 +145,14 @@ def write_gguf(model, tokenizer, path: Path, quantization: str) -> None:
 
 def load_gguf(path: Path, task):
     """The export as transformers reads any GGUF file: dequantized to fp32, the rotary permutation undone."""
+    import contextlib
+    import io
+
     import torch
     from transformers import AutoModelForCausalLM
-    model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=GGUF_FILE, dtype=torch.float32)
+    # its reader draws a bar per load with plain tqdm, which transformers' progress switch does not reach
+    with contextlib.redirect_stderr(io.StringIO()):
+        model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=GGUF_FILE, dtype=torch.float32)
     if (path / "generation_config.json").is_file():  # the run's decoding settings, not the reader's defaults
         from transformers import GenerationConfig
         model.generation_config = GenerationConfig.from_pretrained(str(path))
