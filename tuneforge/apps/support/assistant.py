@@ -49,6 +49,7 @@ class AssistantOptions:
     faq: str
     lang: str = "auto"  # auto | en | zh: picks the default encoder and the hand-off message
     backbone: str | None = None  # None: DEFAULT_BACKBONE[lang]
+    retriever: str | None = None  # a `tuneforge app support train` run: its tuned encoder and its threshold
     threshold: float | None = None  # None: DEFAULT_THRESHOLD of the encoder
     intents: str | None = None  # a text-classification run (or export) whose labels are FAQ categories
     intent_threshold: float = 0.8  # route only when the classifier is at least this sure
@@ -112,9 +113,16 @@ class Assistant:
         if opts.lang not in ("auto", "en", "zh"):
             raise TuneforgeError(f"unknown language {opts.lang!r}", where="--lang", fix="use auto, en or zh")
         self.lang = detect_language([e.question for e in self.entries]) if opts.lang == "auto" else opts.lang
-        self.backbone = opts.backbone or DEFAULT_BACKBONE[self.lang]
-        self.threshold = opts.threshold if opts.threshold is not None else DEFAULT_THRESHOLD.get(self.backbone,
-                                                                                                 FALLBACK_THRESHOLD)
+        run = None
+        if opts.retriever:
+            from .support_run import load_support_run
+            if opts.backbone:
+                raise TuneforgeError("--backbone and --retriever both name the encoder", where="--backbone",
+                                     fix="drop --backbone: the run's tuned encoder is used")
+            run = load_support_run(opts.retriever)
+        self.backbone = run["path"] if run else opts.backbone or DEFAULT_BACKBONE[self.lang]
+        self.threshold = (opts.threshold if opts.threshold is not None else run["threshold"] if run
+                          else DEFAULT_THRESHOLD.get(self.backbone, FALLBACK_THRESHOLD))
         if not -1 <= self.threshold <= 1:
             raise TuneforgeError(f"--threshold {self.threshold} is not a cosine (between -1 and 1)", where="--threshold",
                                  fix="e.g. 0.6 for minilm-l6")
@@ -122,7 +130,9 @@ class Assistant:
             raise TuneforgeError(f"top_k {opts.top_k} < 1", where="--top-k", fix="at least 1")
         self.router = IntentRouter(opts.intents, self.entries, opts.intent_threshold) if opts.intents else None
         self.handoff_message = opts.handoff_message or HANDOFF[self.lang]
-        self.retriever = Retriever([e.question for e in self.entries], self.backbone)
+        from .retrieval import Encoder
+        encoder = Encoder(self.backbone, prefix=run["prefix"] if run else None)  # a tuned e5 keeps its prefix
+        self.retriever = Retriever([e.question for e in self.entries], encoder=encoder)
         self.store = store or SupportStore(opts.db or default_db())  # last: a bad option writes nothing
         self._lock = threading.Lock()  # one model call at a time: two at once only fight over the same cores
 

@@ -67,9 +67,11 @@ def needs_e5_prefix(backbone: str, path: str) -> bool:
 
 
 class Encoder:
-    """A packaged sentence encoder (or any local BERT-like directory) that embeds texts into unit vectors."""
+    """A packaged sentence encoder (or any local BERT-like directory, such as a tuned retriever) that embeds
+    texts into unit vectors. `prefix`: prepended to every text; None: "query: " for e5 encoders."""
 
-    def __init__(self, backbone: str, batch_size: int = 64, max_length: int = 128, bf16: bool | None = None):
+    def __init__(self, backbone: str, batch_size: int = 64, max_length: int = 128, bf16: bool | None = None,
+                 prefix: str | None = None):
         from transformers import AutoModel, AutoTokenizer
 
         from ...backbones.registry import resolve_backbone
@@ -78,26 +80,35 @@ class Encoder:
         self.tok = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path)
         self.model.eval()
-        self.prefix = "query: " if needs_e5_prefix(backbone, path) else ""
+        self.prefix = prefix if prefix is not None else "query: " if needs_e5_prefix(backbone, path) else ""
         self.batch_size, self.max_length = batch_size, max_length
         self.bf16 = bf16_supported() if bf16 is None else bf16
+
+    def forward(self, texts: list[str], max_length: int | None = None):
+        """Unit vectors [len(texts), hidden] as a tensor, with gradients when the caller trains."""
+        import torch
+
+        from ...methods.zero_shot_embed import mean_pool
+        enc = self.tok([self.prefix + t for t in texts], padding=True, truncation=True,
+                       max_length=max_length or self.max_length, return_tensors="pt")
+        hidden = self.model(**enc).last_hidden_state.float()
+        return torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        from ...methods.zero_shot_embed import mean_pool
         from ...tasks.base import autocast
-        texts = [self.prefix + t for t in texts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad little
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode(), autocast(self.bf16):
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
-                enc = self.tok([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors="pt")
-                hidden = self.model(**enc).last_hidden_state.float()
-                out[idx] = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).numpy()
+                out[idx] = self.forward([texts[i] for i in idx]).numpy()
         return out
+
+    def save(self, path) -> None:
+        self.model.save_pretrained(path)
+        self.tok.save_pretrained(path)
 
 
 @dataclass
