@@ -169,7 +169,7 @@ def tune_language(lang: str, quick: bool, seed: int, work: Path) -> dict:
            "validation": record["validation"], "train": record["train"], "arms": {}}
     ok: dict = {}
     for arm, enc in (("untuned", Encoder(record["backbone"])), ("tuned", Encoder(run["path"], prefix=run["prefix"]))):
-        retr = Retriever(questions, encoder=enc)
+        retr = Retriever(questions, encoder=enc, dense_weight=run["dense_weight"] if arm == "tuned" else 0.5)
         vecs = enc.embed(texts)
         a = {}
         for mode in MODES:

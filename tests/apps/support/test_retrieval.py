@@ -69,3 +69,14 @@ def test_bad_mode_and_bm25_only(tiny_bert):
         r.search(["john"], "hybrid")
     with pytest.raises(TuneforgeError, match="BM25 can index"):
         Retriever(["?!", "..."], backbone=None)
+
+
+def test_dense_weight_moves_fusion_between_bm25_and_dense(tiny_bert):
+    r = Retriever(QUESTIONS, str(tiny_bert))
+    msgs = ["where does john work now", "the movie is good?", "where mary live", "music"]
+    dense = [[h.index for h in hs] for hs in r.search(msgs, "dense", top_k=3)]
+    plain = [[h.index for h in hs] for hs in r.search(msgs, "fused", top_k=3)]
+    r.dense_weight = 1.0
+    assert [[h.index for h in hs] for hs in r.search(msgs, "fused", top_k=3)] == dense
+    r.dense_weight = 0.5
+    assert [[h.index for h in hs] for hs in r.search(msgs, "fused", top_k=3)] == plain

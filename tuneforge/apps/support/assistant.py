@@ -132,7 +132,8 @@ class Assistant:
         self.handoff_message = opts.handoff_message or HANDOFF[self.lang]
         from .retrieval import Encoder
         encoder = Encoder(self.backbone, prefix=run["prefix"] if run else None)  # a tuned e5 keeps its prefix
-        self.retriever = Retriever([e.question for e in self.entries], encoder=encoder)
+        self.retriever = Retriever([e.question for e in self.entries], encoder=encoder,
+                                   dense_weight=run["dense_weight"] if run else 0.5)
         self.store = store or SupportStore(opts.db or default_db())  # last: a bad option writes nothing
         self._lock = threading.Lock()  # one model call at a time: two at once only fight over the same cores
 

@@ -98,7 +98,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .chatterbot import resolve_faq
     from .retriever_tuning import RetrieverTuning
     from .support_run import train_support
-    hf_logging.set_verbosity_error()
+    hf_logging.set_verbosity_error()  # the progress lines are the output, not weight-loading reports
+    hf_logging.disable_progress_bar()
     tuning = RetrieverTuning(**{o.name: getattr(a, o.name) for o in RETRIEVER_OPTIONS if getattr(a, o.name) is not None})
     out, record = train_support(resolve_faq(a.faq), a.output, lang=a.lang, backbone=a.backbone, tuning=tuning,
                                 history=a.history, validation=a.validation, offtopic=a.offtopic,

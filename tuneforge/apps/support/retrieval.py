@@ -135,12 +135,15 @@ class Retriever:
     batch), which is what both the chat endpoint (one message) and the benchmark (hundreds) need."""
 
     def __init__(self, questions: list[str], backbone: str | None = "minilm-l6", encoder: Encoder | None = None,
-                 rrf_k: int = RRF_K):
+                 rrf_k: int = RRF_K, dense_weight: float = 0.5):
         self.questions = questions
         self.bm25 = BM25Index(questions)
         self.encoder = encoder or (Encoder(backbone) if backbone else None)
         self.vectors = self.encoder.embed(questions) if self.encoder else None
         self.rrf_k = rrf_k
+        # the dense ranking's share of the fused score: 0.5 is plain RRF; a tuned retriever's run chooses it on
+        # validation (a dense ranking tuned on the FAQ may deserve more than half)
+        self.dense_weight = dense_weight
 
     def search(self, messages: list[str], mode: str = "fused", top_k: int = 3,
                allowed: list[np.ndarray | None] | None = None, vectors: np.ndarray | None = None) -> list[list[Hit]]:
@@ -164,7 +167,9 @@ class Retriever:
             br = _ranks(bm, ok, positive_only=True)
             dr = _ranks(cos[i], ok, positive_only=False) if cos is not None else np.zeros(n, dtype=np.int64)
             if mode == "fused":
-                score = np.where(br > 0, 1.0 / (self.rrf_k + br), 0.0) + np.where(dr > 0, 1.0 / (self.rrf_k + dr), 0.0)
+                w = self.dense_weight
+                score = (2 * (1 - w) * np.where(br > 0, 1.0 / (self.rrf_k + br), 0.0)
+                         + 2 * w * np.where(dr > 0, 1.0 / (self.rrf_k + dr), 0.0))
             else:
                 score = bm if mode == "bm25" else cos[i]
             ranked = br if mode == "bm25" else dr if mode == "dense" else _ranks(score, ok, positive_only=True)

@@ -29,6 +29,7 @@ from .retriever_tuning import (Pair, RetrieverTuning, choose_threshold, cosines,
 RUN_FILE = "support.json"
 KIND = "support-retriever"
 OFFTOPIC_N = 300
+DENSE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 0.5: plain RRF; 1.0: the tuned encoder alone
 
 
 def _new_run_dir(output: Path, overwrite: bool) -> Path:
@@ -81,27 +82,36 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
         raise TuneforgeError("no validation message could be drawn from the FAQ (no question has a word to "
                              "reword)", where="--faq", fix="give real validation messages with --validation")
     off, off_source = read_offtopic(offtopic, lang, OFFTOPIC_N, tuning.seed)
-    enc = Encoder(backbone, bf16=tuning.bf16)  # an unknown backbone fails here, before the run folder exists
+    enc = Encoder(backbone)  # an unknown backbone fails here, before the run folder exists
     tmp = _new_run_dir(output, overwrite)
     try:
         say(f"{len(entries)} FAQ entries ({lang}), {backbone}; {len(val)} validation messages "
             f"({'from ' + str(validation) if validation else 'synthetic'}); {len(extra)} history pairs")
         retriever = Retriever([e.question for e in entries], encoder=enc)
         train = tune_retriever(retriever, entries, lang, tuning, val, extra, say=say, progress=progress)
-        m = top1(retriever, val)
+        vecs = enc.embed([p.anchor for p in val])
+        by_weight = {}
+        for w in DENSE_WEIGHTS:  # the first best wins: plain RRF unless more weight measures better
+            retriever.dense_weight = w
+            by_weight[w] = top1(retriever, val, vecs)
+        retriever.dense_weight = max(DENSE_WEIGHTS, key=lambda w: by_weight[w]["fused"])
+        m = by_weight[retriever.dense_weight]
         right, wrong = cosines(retriever, val, m.pop("_hits"))
         off_cos = np.array([h[0].cosine for h in retriever.search(off, "fused", top_k=1) if h])
         chosen = choose_threshold(right, np.concatenate([wrong, off_cos]))
-        say(f"kept epoch {train['chosen_epoch']}: validation fused top-1 {m['fused']:.3f}; hand-off threshold "
+        say(f"kept epoch {train['chosen_epoch']}, dense weight {retriever.dense_weight}: validation fused top-1 "
+            f"{m['fused']:.3f}; hand-off threshold "
             f"{chosen['threshold']} (keeps {chosen['right_kept']:.0%} of right answers, hands off "
             f"{chosen['bad_handed_off']:.0%} of wrong and off-topic)")
         enc.save(tmp / "retriever")
         record = {
             "kind": KIND, "lang": lang, "backbone": backbone, "prefix": enc.prefix, "threshold": chosen["threshold"],
+            "dense_weight": retriever.dense_weight,
             "faq": {"path": str(Path(faq).resolve()), "sha256": sha256_file(Path(faq)), "entries": len(entries)},
             "tuning": tuning.to_dict(), "history": history_info,
             "validation": {"source": str(validation) if validation else "synthetic", "messages": len(val),
                            "fused_top1": m["fused"], "dense_top1": m["dense"], "offtopic_source": off_source,
+                           "fused_top1_by_dense_weight": {str(w): r["fused"] for w, r in by_weight.items()},
                            "offtopic_messages": len(off), "threshold_choice": chosen,
                            "handoff": handoff_rates(right, wrong, off_cos, chosen["threshold"])},
             "train": train,
@@ -144,6 +154,8 @@ FAQ questions reworded ({r['tuning']['variants_per_question']} synonym/typo vari
 {curve}
 
 Kept: epoch {t['chosen_epoch']} (epoch 0 is the untuned encoder: tuning is kept only when it helps on validation).
+Fusion: the dense ranking's weight {r['dense_weight']} (0.5 is plain reciprocal rank fusion), chosen on validation
+(fused top-1 {v['fused_top1']:.3f}).
 {'Synthetic validation rewordings resemble the training ones: real messages (--validation) say more.' if synthetic else ''}
 
 ## Hand-off
@@ -168,7 +180,8 @@ def load_support_run(run: str | Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TuneforgeError(f"{run / RUN_FILE} is damaged ({e})", where="--retriever",
                              fix="train the run again") from None
-    if not isinstance(record, dict) or record.get("kind") != KIND or not isinstance(record.get("threshold"), (int, float)):
+    if (not isinstance(record, dict) or record.get("kind") != KIND
+            or not all(isinstance(record.get(k), (int, float)) for k in ("threshold", "dense_weight"))):
         raise TuneforgeError(f"{run / RUN_FILE} is not a support retriever record", where="--retriever",
                              fix="train the run again with `tuneforge app support train`")
     return record | {"path": str(run / "retriever")}
