@@ -22,7 +22,7 @@ RETRIEVER_OPTIONS = (
     _Opt("epochs", int, "passes over the training pairs; the best epoch on validation (0 = untuned) is kept "
                         "(default 4)"),
     _Opt("batch_size", int, "anchors per step = in-batch negatives + 1 (default 32)"),
-    _Opt("learning_rate", float, "AdamW learning rate (default 2e-5)"),
+    _Opt("learning_rate", float, "AdamW learning rate (default 5e-5)"),
     _Opt("variants_per_question", int, "synthetic rewordings per FAQ question and epoch (default 2)"),
     _Opt("seed", int, "variants, order and initialisation (default 0)"),
 )
