@@ -6,6 +6,8 @@
 - `atomic_write(path, data)`: a temporary file beside the target, then `os.replace`; on any failure
   the temporary file is removed and the old file (if any) is left as it was.
 - `write_json(path, obj)`: indented UTF-8 JSON, written atomically (a reader never sees half a file).
+- `dir_written_whole(output, marker, what, overwrite, where)`: a directory built in a hidden sibling and
+  renamed into place when the block finishes; on any failure the sibling is removed and `output` is untouched.
 - `os_error(e)`: an OSError on a user's path as a TuneforgeError (the CLI's safety net), or None when
   it is not one a user can fix.
 """
@@ -15,6 +17,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import TuneforgeError
@@ -141,3 +146,33 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, encoding: str = "ut
 
 def write_json(path: Path, obj) -> None:
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False))  # a reader never sees half a file
+
+
+@contextmanager
+def dir_written_whole(output: str | os.PathLike, marker: str, what: str, overwrite: bool, where: str):
+    """Yields a fresh hidden sibling of `output` to fill; when the block ends it replaces `output` in one rename.
+    `output` may be missing or empty; a directory that holds `marker` (a finished `what`) is replaced only with
+    `overwrite`; anything else is refused before any work. An interrupted or failed block leaves no partial
+    directory behind and the old one as it was."""
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise TuneforgeError(f"{output} is a file", where=where, fix="choose a directory name")
+    if output.exists() and any(output.iterdir()):
+        if not (output / marker).is_file():
+            raise TuneforgeError(f"{output} exists and is not a {what}", where=where,
+                                 fix="choose another output directory")
+        if not overwrite:
+            raise TuneforgeError(f"{output} already holds a finished {what}", where=where,
+                                 fix="pass --overwrite to replace it, or choose another output directory")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    try:
+        yield tmp
+        if output.exists():  # an empty folder, or a finished one replaced with overwrite
+            old = output.parent / f".{output.name}.old-{os.getpid()}"
+            os.rename(output, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

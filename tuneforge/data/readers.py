@@ -140,6 +140,16 @@ def read_bounded(path: Path) -> bytes:
     return b"".join(blocks)
 
 
+def decode(raw: bytes, path: Path | str, encoding: str, fix: str) -> str:
+    """`raw` as text; a decoding error names the file, the line and the byte."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise TuneforgeError(f"cannot decode byte {raw[e.start]:#04x} as {encoding}", where=f"{path}:{line}",
+                             fix=fix) from None
+
+
 def read_text(path: Path, encoding: str) -> str:
     """The whole file as text; a decoding error names the line and byte where it happened. Sizes are
     bounded while reading (MAX_LINE_BYTES per line, MAX_FILE_BYTES per file)."""
@@ -150,11 +160,7 @@ def read_text(path: Path, encoding: str) -> str:
     if not raw.strip():
         raise TuneforgeError("the file is empty", where=str(path), fix="point the config at a file with labeled rows")
     try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise TuneforgeError(f"cannot decode byte {raw[e.start]:#04x} as {encoding}", where=f"{path}:{line}",
-                             fix="re-save the file as UTF-8, or set data.encoding (e.g. gb18030, latin-1)") from None
+        text = decode(raw, path, encoding, "re-save the file as UTF-8, or set data.encoding (e.g. gb18030, latin-1)")
     except LookupError:
         raise TuneforgeError(f"unknown encoding {encoding!r}", where="data.encoding",
                              fix="use a Python codec name such as utf-8 or gb18030") from None

