@@ -83,3 +83,25 @@ def mistakes_grid_png(mistakes: list, path: Path, title: str = "Most confident t
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def threshold_histogram_png(groups: dict[str, np.ndarray], threshold: float, path: Path, title: str,
+                            xlabel: str) -> None:
+    """Overlaid histograms of a score per group (e.g. right answers, wrong answers, off-topic messages) with the
+    chosen threshold as a line: what the threshold keeps and what it cuts, at a glance."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    values = [v for v in groups.values() if len(v)]
+    lo = min([float(np.min(v)) for v in values] + [threshold]) if values else threshold - 1
+    hi = max([float(np.max(v)) for v in values] + [threshold]) if values else threshold + 1
+    bins = np.linspace(lo, hi, 41)
+    for name, v in groups.items():
+        if len(v):  # density: groups of very different sizes stay comparable
+            ax.hist(v, bins=bins, alpha=0.5, density=True, label=f"{name} ({len(v)})")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -104,6 +104,7 @@ def test_the_run_keeps_its_best_validation_epoch(support_run):
     assert record["validation"]["fused_top1"] == by_weight[str(record["dense_weight"])] == max(by_weight.values())
     assert curve[record["train"]["chosen_epoch"]]["fused_top1"] == best
     assert (out / "retriever" / "config.json").is_file() and (out / "README.md").is_file()
+    assert (out / "handoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Hand-off" in (out / "README.md").read_text(encoding="utf-8")
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".run.partial")]
 

@@ -4,6 +4,7 @@
                        the chosen epoch and the hand-off threshold chosen on validation
     RUN/retriever/     the tuned sentence encoder (plain Hugging Face: AutoModel + AutoTokenizer)
     RUN/README.md      the card
+    RUN/handoff.png    validation cosines of right answers, wrong answers and off-topic messages, and the threshold
 
 The run is built in a hidden sibling folder and renamed into place at the end (tuneforge.writing.dir_written_whole),
 so an interrupted or failed run leaves no half-written directory behind and a finished one is never overwritten
@@ -102,6 +103,10 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
             "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
             "runtime_s": round(time.monotonic() - t0, 1)}
         (tmp / RUN_FILE).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        from ...evaluation.plots import threshold_histogram_png
+        threshold_histogram_png({"right answers": right, "wrong answers": wrong, "off-topic": off_cos},
+                                chosen["threshold"], tmp / "handoff.png",
+                                "Validation: the best entry's cosine, and the hand-off threshold", "cosine")
         (tmp / "README.md").write_text(card(record), encoding="utf-8")
     return output, record
 
@@ -137,12 +142,18 @@ Fusion: the dense ranking's weight {r['dense_weight']} (0.5 is plain reciprocal 
 ## Hand-off
 Threshold **{r['threshold']}** (cosine), chosen on validation to balance right answers kept against wrong
 answers and off-topic messages ({v['offtopic_source']}, {v['offtopic_messages']} messages) handed off. On validation it
-keeps {h['right_kept']:.0%} of right answers and hands off {h['wrong']['recall'] if h['wrong']['recall'] is not None else '–'} of wrong
-answers and {h['offtopic']['recall']} of off-topic messages. These are validation numbers, the data the threshold
-was chosen on: `benchmarks/app_support.py --tune` reports them on a separate test part.
+keeps {h['right_kept']:.0%} of right answers and hands off {_pct(h['wrong']['recall'])} of wrong answers and
+{_pct(h['offtopic']['recall'])} of off-topic messages (`handoff.png`). These are validation numbers, the data the
+threshold was chosen on: `benchmarks/app_support.py --tune` reports them on a separate test part.
+
+![hand-off threshold](handoff.png)
 
 Reproduce: `tuneforge app support train --faq {r['faq']['path']} --output RUN` (seed {r['tuning']['seed']}).
 """
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{x:.0%}"
 
 
 def load_support_run(run: str | Path) -> dict:
