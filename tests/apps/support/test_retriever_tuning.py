@@ -215,7 +215,8 @@ def test_training_lowers_the_loss_on_a_fixed_batch(faq_en, tiny_bert):
     from tuneforge.apps.support.retriever_tuning import tune_retriever
     entries = read_faq(faq_en)
     retr = Retriever([e.question for e in entries], encoder=Encoder(str(tiny_bert), bf16=False))
-    cfg = RetrieverTuning(epochs=30, batch_size=4, learning_rate=3e-3, variants_per_question=0, bf16=False)
+    cfg = RetrieverTuning(epochs=30, patience=0, batch_size=4, learning_rate=3e-3, variants_per_question=0,
+                          bf16=False)
     val = [Pair(e.question, i, "validation") for i, e in enumerate(entries)]
     out = tune_retriever(retr, entries, "en", cfg, val, [], say=lambda m: None, progress=False)
     losses = [c["train_loss"] for c in out["curve"][1:]]
@@ -229,3 +230,16 @@ def test_a_history_file_that_is_not_utf8_names_its_line(capsys, faq_en, tiny_ber
                "--backbone", str(tiny_bert), "--history", str(h), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and f"{h}:3" in err and "UTF-8" in err
+
+
+def test_training_stops_when_validation_stops_improving(faq_en, tiny_bert):
+    from tuneforge.apps.support.retrieval import Encoder, Retriever
+    from tuneforge.apps.support.retriever_tuning import tune_retriever
+    entries = read_faq(faq_en)
+    retr = Retriever([e.question for e in entries], encoder=Encoder(str(tiny_bert), bf16=False))
+    val = [Pair(e.question, i, "validation") for i, e in enumerate(entries)]  # exact questions: 1.0 untuned
+    lines = []
+    out = tune_retriever(retr, entries, "en", RetrieverTuning(epochs=6, patience=2, batch_size=4, bf16=False), val, [],
+                         say=lines.append, progress=False)
+    assert [c["epoch"] for c in out["curve"]] == [0, 1, 2] and out["chosen_epoch"] == 0
+    assert "stopping after epoch 2" in lines[-1]

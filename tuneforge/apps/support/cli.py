@@ -19,8 +19,10 @@ class _Opt:
 # The tuning options the command line exposes: RetrieverTuning's fields (their help text is the field's), kept
 # here as plain data because this module may not import the torch-side module at import time.
 RETRIEVER_OPTIONS = (
-    _Opt("epochs", int, "passes over the training pairs; the best epoch on validation (0 = untuned) is kept "
-                        "(default 4)"),
+    _Opt("epochs", int, "most passes over the training pairs; the best epoch on validation (0 = untuned) is kept "
+                        "(default 8)"),
+    _Opt("patience", int, "stop after this many epochs without a better validation fused top-1; 0: never "
+                          "(default 2)"),
     _Opt("batch_size", int, "anchors per step = in-batch negatives + 1 (default 32)"),
     _Opt("learning_rate", float, "AdamW learning rate (default 5e-5)"),
     _Opt("variants_per_question", int, "synthetic rewordings per FAQ question and epoch (default 2)"),
