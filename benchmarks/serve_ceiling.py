@@ -14,7 +14,8 @@ take their CPU time from the same cores.
 
     .venv/bin/python benchmarks/serve_ceiling.py --work /tmp/serve-bench        # ~2 min; reuses serve_load's export
 
-Results: benchmarks/results/serve-ceiling.json.
+Results: benchmarks/results/serve-ceiling-<format>-<torch CPU capability>.json (one file per format and CPU
+kind, so a run on another machine never overwrites the record BENCHMARKS.md quotes; --out to choose).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--source-texts", type=int, default=100, help="texts per source-way segment (it is slow)")
-    p.add_argument("--out", default=str(RESULTS / "serve-ceiling.json"))
+    p.add_argument("--out", help="result file (default: serve-ceiling-<format>-<capability>.json in results/)")
     a = p.parse_args()
     import random
 
@@ -96,9 +97,11 @@ def main() -> int:
            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "cpu": cpu_description(),
            "loadavg": [round(x, 2) for x in os.getloadavg()], "texts_per_s_all_rounds": rates,
            "texts_per_s_best": best, "ceiling_ratio": ratio, "online_ceiling_ratio": online_ratio}
-    Path(a.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    out_path = Path(a.out) if a.out else RESULTS / (
+        f"serve-ceiling-{a.format}-{torch.backends.cpu.get_cpu_capability().lower()}.json")
+    out_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print(f"ceiling: tuneforge compute / source-way compute = {ratio}x, fed as the server is {online_ratio}x "
-          f"(best round of each)")
+          f"(best round of each); wrote {out_path}")
     return 0
 
 
