@@ -16,8 +16,8 @@ class _Opt:
     help: str
 
 
-# The tuning options the command line exposes: RetrieverTuning's fields (their help text is the field's), kept
-# here as plain data because this module may not import the torch-side module at import time.
+# The tuning options the command line exposes, as plain data: building the parser may import nothing beyond the
+# stdlib. Each is a RetrieverTuning field of the same type (tests/apps/support/test_retriever_tuning.py checks).
 RETRIEVER_OPTIONS = (
     _Opt("epochs", int, "most passes over the training pairs; the best epoch on validation (0 = untuned) is kept "
                         "(default 8)"),

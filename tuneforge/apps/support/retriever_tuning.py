@@ -72,7 +72,8 @@ class RetrieverTuning:
             raise TuneforgeError(f"batch_size {self.batch_size} < 2: the other anchors are each anchor's negatives",
                                  where="--batch-size", fix="e.g. --batch-size 32")
         if not 0 < self.learning_rate < 1:
-            raise TuneforgeError(f"learning_rate {self.learning_rate} is not in (0, 1)", where="--lr", fix="e.g. 2e-5")
+            raise TuneforgeError(f"learning_rate {self.learning_rate} is not in (0, 1)", where="--learning-rate",
+                                 fix="e.g. 5e-5")
         if self.scale <= 0:
             raise TuneforgeError(f"scale {self.scale} must be positive", where="scale", fix="e.g. 20")
 
