@@ -86,10 +86,10 @@ def test_threshold_balances_kept_answers_and_handoffs():
     right = np.array([0.9, 0.8, 0.85, 0.4])
     bad = np.array([0.3, 0.5, 0.2, 0.6])
     c = choose_threshold(right, bad)
-    assert c["threshold"] == 0.8  # keeps 3/4 right, hands off 4/4 bad
+    assert c["threshold"] == 0.7  # keeps 3/4 right, hands off 4/4 bad: the middle of the gap 0.6 .. 0.8
     assert c["right_kept"] == 0.75 and c["bad_handed_off"] == 1.0
     r = handoff_rates(right, np.array([0.5]), np.array([0.3, 0.2]), c["threshold"])
-    # hand-offs at 0.8: the right answer at 0.4, the wrong one, both off-topic
+    # hand-offs at 0.7: the right answer at 0.4, the wrong one, both off-topic
     assert r["offtopic"] == {"precision": round(2 / 3, 4), "recall": 1.0, "n": 2}
     assert r["wrong"]["recall"] == 1.0
 
@@ -242,4 +242,5 @@ def test_training_stops_when_validation_stops_improving(faq_en, tiny_bert):
     out = tune_retriever(retr, entries, "en", RetrieverTuning(epochs=6, patience=2, batch_size=4, bf16=False), val, [],
                          say=lines.append, progress=False)
     assert [c["epoch"] for c in out["curve"]] == [0, 1, 2] and out["chosen_epoch"] == 0
+    assert out["epochs_run"] == 2 and out["stopped_early"]
     assert "stopping after epoch 2" in lines[-1]

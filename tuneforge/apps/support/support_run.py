@@ -134,7 +134,8 @@ FAQ questions reworded ({r['tuning']['variants_per_question']} synonym/typo vari
 |---|---|---|---|
 {curve}
 
-Kept: epoch {t['chosen_epoch']} (epoch 0 is the untuned encoder: tuning is kept only when it helps on validation).
+Kept: epoch {t['chosen_epoch']} of {t['epochs_run']} run (epoch 0 is the untuned encoder: tuning is kept only when it
+helps on validation){f"; stopped early, {r['tuning']['patience']} epochs without a better score (at most {r['tuning']['epochs']})" if t['stopped_early'] else ''}.
 Fusion: the dense ranking's weight {r['dense_weight']} (0.5 is plain reciprocal rank fusion), chosen on validation
 (fused top-1 {v['fused_top1']:.3f}).
 {'Synthetic validation rewordings resemble the training ones: real messages (--validation) say more.' if synthetic else ''}
