@@ -197,11 +197,12 @@ def tune_language(lang: str, quick: bool, seed: int, work: Path) -> dict:
 
 
 def main_tune(a) -> None:
+    from tuneforge.tasks.base import cpu_description
     started = time.time()
     out = {"benchmark": "app_support --tune", "claim": "the tuned retriever's fused top-1 is >= 3 points above the "
                                                      "untuned one (0.837 en, 0.878 zh), on test",
            "command": "python benchmarks/app_support.py --tune" + (" --quick" if a.quick else ""),
-           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu": _cpu()},
+           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "cpu": cpu_description()},
            "seed": a.seed, "languages": {}}
     for lang in a.langs.split(","):
         r = tune_language(lang, a.quick, a.seed, Path(a.work))
@@ -219,13 +220,6 @@ def main_tune(a) -> None:
     Path(a.results).parent.mkdir(parents=True, exist_ok=True)
     Path(a.results).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwrote {a.results} ({out['seconds']} s)")
-
-
-def _cpu() -> str:
-    import torch
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                  if line.startswith("model name")), platform.processor())
-    return f"{model}, torch {torch.backends.cpu.get_cpu_capability()}"
 
 
 def main() -> None:

@@ -179,8 +179,9 @@ def read_validation(path: str | Path, entries: list[FaqEntry]) -> list[Pair]:
 def read_offtopic(path: str | Path | None, lang: str, n: int, seed: int) -> tuple[list[str], str]:
     """Messages the FAQ cannot answer: one per line of a text file, or sentences of a packaged set."""
     if path is not None:
-        rows = [t.strip() for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()] \
-            if Path(path).is_file() else None
+        from ...data.readers import decode, read_bounded
+        rows = [t.strip() for t in decode(read_bounded(Path(path)), path, "utf-8-sig", "save the file as UTF-8")
+                .splitlines() if t.strip()] if Path(path).is_file() else None  # bounded while reading
         if not rows:
             raise TuneforgeError(f"no off-topic messages in {path}", where="--offtopic",
                                  fix="a UTF-8 text file, one message the FAQ cannot answer per line")
@@ -194,24 +195,24 @@ def read_offtopic(path: str | Path | None, lang: str, n: int, seed: int) -> tupl
 
 # ---------------------------------------------------------------- measuring
 
-def top1(retriever, pairs: list[Pair], vectors: np.ndarray | None = None) -> dict:
-    """Fused and dense top-1 of `pairs` (anchor -> entry) and the fused top-1 hits."""
+def top1(retriever, pairs: list[Pair], vectors: np.ndarray | None = None) -> tuple[dict, list]:
+    """({"fused", "dense"} top-1 of `pairs` (anchor -> entry), the fused ranking's hits)."""
     texts = [p.anchor for p in pairs]
     vecs = retriever.encoder.embed(texts) if vectors is None else vectors
-    out = {}
+    scores, fused = {}, []
     for mode in ("fused", "dense"):
         hits = retriever.search(texts, mode, top_k=1, vectors=vecs)
-        out[mode] = round(float(np.mean([bool(h) and h[0].index == p.entry for h, p in zip(hits, pairs)])), 4)
-        if mode == "fused":
-            out["_hits"] = hits
-    return out
+        scores[mode] = round(float(np.mean([bool(h) and h[0].index == p.entry for h, p in zip(hits, pairs)])), 4)
+        fused = hits if mode == "fused" else fused
+    return scores, fused
 
 
 def choose_threshold(right: np.ndarray, bad: np.ndarray) -> dict:
     """The cosine that maximises (right kept + bad handed off) / 2. The best score holds on a gap between two
-    observed cosines (the lowest such gap on ties: it keeps the most answers); the threshold is the gap's middle,
-    not its edge, so a message scoring a little above the highest handed-off one is not answered (with a few
-    entries, validation separates perfectly and the edge would sit right on the off-topic messages)."""
+    observed cosines (the lowest such gap on ties: it keeps the most answers); the threshold is the gap's middle
+    (the widest margin to both sides), not its upper edge: there it would sit exactly on the lowest right answer
+    seen, and a right answer scoring a little lower would be handed off (with a few entries validation separates
+    perfectly, and the gap is wide)."""
     cands = np.unique(np.concatenate([right, bad, [1.0]]))
     best = None
     for i, t in enumerate(cands):
@@ -233,7 +234,8 @@ def handoff_rates(right: np.ndarray, wrong: np.ndarray, off: np.ndarray, t: floa
             "offtopic": pr(off), "wrong": pr(wrong), "right_n": int(len(right))}
 
 
-def cosines(retriever, pairs: list[Pair], hits) -> tuple[np.ndarray, np.ndarray]:
+def cosines(pairs: list[Pair], hits) -> tuple[np.ndarray, np.ndarray]:
+    """The best entry's cosine for the pairs answered right, and for those answered wrong."""
     right = np.array([h[0].cosine for h, p in zip(hits, pairs) if h and h[0].index == p.entry])
     wrong = np.array([h[0].cosine for h, p in zip(hits, pairs) if h and h[0].index != p.entry])
     return right, wrong
@@ -270,8 +272,7 @@ def tune_retriever(retriever, entries: list[FaqEntry], lang: str, cfg: Retriever
     import torch
     from tqdm.auto import tqdm
 
-    from ...tasks.base import autocast
-    from ...tasks.base import bf16_supported
+    from ...tasks.base import autocast, bf16_supported
     enc = retriever.encoder
     bf16 = bf16_supported() if cfg.bf16 is None else cfg.bf16
     torch.manual_seed(cfg.seed)
@@ -290,8 +291,7 @@ def tune_retriever(retriever, entries: list[FaqEntry], lang: str, cfg: Retriever
 
     def measure(epoch: int) -> dict:
         retriever.vectors = enc.embed(retriever.questions)  # the index moves with the encoder
-        m = top1(retriever, validation)
-        m.pop("_hits")
+        m, _ = top1(retriever, validation)
         return {"epoch": epoch, "fused_top1": m["fused"], "dense_top1": m["dense"]}
 
     curve = [measure(0)]
@@ -331,9 +331,8 @@ def tune_retriever(retriever, entries: list[FaqEntry], lang: str, cfg: Retriever
         model.eval()
         row = measure(epoch) | {"train_loss": round(float(np.mean(losses[-per_epoch:])), 4)}
         curve.append(row)
-        bar.write(f"epoch {epoch}: loss {row['train_loss']:.3f}, validation fused top-1 {row['fused_top1']:.3f}, "
-                  f"dense {row['dense_top1']:.3f}") if progress else say(
-            f"epoch {epoch}: loss {row['train_loss']:.3f}, validation fused top-1 {row['fused_top1']:.3f}")
+        (bar.write if progress else say)(f"epoch {epoch}: loss {row['train_loss']:.3f}, validation fused top-1 "
+                                         f"{row['fused_top1']:.3f}, dense {row['dense_top1']:.3f}")
         if row["fused_top1"] > best["fused_top1"]:
             best = row
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

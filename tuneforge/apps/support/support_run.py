@@ -44,6 +44,7 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
                   tuning: RetrieverTuning | None = None, history: str | None = None, validation: str | None = None,
                   offtopic: str | None = None, overwrite: bool = False, progress: bool = True) -> tuple[Path, dict]:
     from ...paths import sha256_file
+    from ...tasks.base import cpu_description
     from .assistant import DEFAULT_BACKBONE, detect_language
     from .faq import read_faq
     from .retrieval import Encoder, Retriever
@@ -79,9 +80,9 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
         for w in DENSE_WEIGHTS:  # the first best wins: plain RRF unless more weight measures better
             retriever.dense_weight = w
             by_weight[w] = top1(retriever, val, vecs)
-        retriever.dense_weight = max(DENSE_WEIGHTS, key=lambda w: by_weight[w]["fused"])
-        m = by_weight[retriever.dense_weight]
-        right, wrong = cosines(retriever, val, m.pop("_hits"))
+        retriever.dense_weight = max(DENSE_WEIGHTS, key=lambda w: by_weight[w][0]["fused"])
+        m, hits = by_weight[retriever.dense_weight]
+        right, wrong = cosines(val, hits)
         off_cos = np.array([h[0].cosine for h in retriever.search(off, "fused", top_k=1) if h])
         chosen = choose_threshold(right, np.concatenate([wrong, off_cos]))
         say(f"kept epoch {train['chosen_epoch']}, dense weight {retriever.dense_weight}: validation fused top-1 "
@@ -96,11 +97,11 @@ def train_support(faq: str, output: str | Path, *, lang: str = "auto", backbone:
             "tuning": tuning.to_dict(), "history": history_info,
             "validation": {"source": str(validation) if validation else "synthetic", "messages": len(val),
                            "fused_top1": m["fused"], "dense_top1": m["dense"], "offtopic_source": off_source,
-                           "fused_top1_by_dense_weight": {str(w): r["fused"] for w, r in by_weight.items()},
+                           "fused_top1_by_dense_weight": {str(w): r[0]["fused"] for w, r in by_weight.items()},
                            "offtopic_messages": len(off), "threshold_choice": chosen,
                            "handoff": handoff_rates(right, wrong, off_cos, chosen["threshold"])},
             "train": train,
-            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+            "machine": {"python": platform.python_version(), "cpu": cpu_description()},
             "runtime_s": round(time.monotonic() - t0, 1)}
         (tmp / RUN_FILE).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         from ...evaluation.plots import threshold_histogram_png
