@@ -20,6 +20,15 @@ from .conftest import FAQ_EN, write_faq
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-3, variants_per_question=2, bf16=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fp32_everywhere():
+    """Training and embedding in fp32 on every CPU kind: the native-bf16 check would otherwise pick the precision
+    (and the tiny model's rankings) per machine. Autouse and module-scoped: set before the shared run is built."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("tuneforge.tasks.base.bf16_supported", lambda: False)
+        yield
+
+
 @pytest.fixture
 def offtopic(tmp_path):
     p = tmp_path / "offtopic.txt"
@@ -161,6 +170,7 @@ def test_train_then_ask_from_the_command_line(capsys, faq_en, tiny_bert, offtopi
     rc = main(["app", "support", "train", "--faq", str(faq_en), "--output", str(out), "--backbone", str(tiny_bert),
                "--offtopic", str(offtopic), "--epochs", "1", "--batch-size", "4", "--quiet"])
     assert rc == 0 and f"wrote {out}" in capsys.readouterr().out
+    assert json.loads((out / "support.json").read_text(encoding="utf-8"))["train"]["bf16"] is False  # forced
     rc = main(["app", "support", "--faq", str(faq_en), "--retriever", str(out), "--db", str(tmp_path / "s.db"),
                "--ask", "where does john work", "--threshold", "-1"])
     reply = json.loads(capsys.readouterr().out)
